@@ -1,0 +1,265 @@
+"""The `archc` command: check, summary, build, diagram, expand and schema.
+
+Exit codes: 0 success, 1 the spec is invalid, 2 bad command-line use or an unreadable file,
+3 an internal error (a bug in archc; ARCHC_DEBUG=1 shows the traceback). Only `build`
+imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from archc import api
+from archc.analyse import Budget, Graph
+from archc.errors import Diagnostic, SpecError, UsageError, print_diagnostics
+from archc.validate import Spec
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except SpecError as exc:
+        print_diagnostics(
+            exc.diagnostics,
+            exc.source,
+            args.format,
+            sys.stdout if args.format == "json" else sys.stderr,
+        )
+        return EXIT_INVALID
+    except UsageError as exc:
+        if args.format == "json":
+            print(json.dumps([Diagnostic(exc.code, str(exc), getattr(args, "spec", "")).to_json()]))
+        else:
+            print(f"archc: error[{exc.code}]: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: report it briefly, never as a bare traceback
+        if os.environ.get("ARCHC_DEBUG"):
+            raise
+        print(
+            f"archc: internal error: {type(exc).__name__}: {exc}\n"
+            "  (this is a bug in archc; run with ARCHC_DEBUG=1 to see the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def _graph(args: argparse.Namespace) -> Graph:
+    spec: Spec = api.load(args.spec, args.set)
+    return api.analyse(spec, Budget(args.max_params, args.max_activation))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from archc.emit.summary import shape_text
+
+    graph = _graph(args)
+    if args.format == "json":
+        print(
+            json.dumps({"ok": True, "name": graph.name, "params": graph.params, "macs": graph.macs})
+        )
+        return EXIT_OK
+    outputs = ", ".join(shape_text(s) for s in graph.output_shapes())
+    print(
+        f"OK {args.spec}: {graph.name}, {shape_text(graph.input_shape)} -> {outputs}, "
+        f"{graph.params:,} params, {graph.macs:,} MACs"
+    )
+    return EXIT_OK
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from archc.emit import summary
+
+    graph = _graph(args)
+    if args.json:
+        print(json.dumps(summary.to_json(graph), indent=2))
+    else:
+        print(summary.table(graph, args.depth))
+    return EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from archc.emit import summary
+    from archc.emit.source import to_source
+    from archc.emit.torch import check_shapes, module_class
+
+    graph = _graph(args)
+    source = to_source(graph)
+    module = module_class(graph)()
+    mismatches = check_shapes(module, graph)
+    if mismatches:
+        for m in mismatches:
+            print(
+                f"archc: internal error: layer `{m.layer}` gives {list(m.real)} in PyTorch "
+                f"but archc computed {list(m.static)}",
+                file=sys.stderr,
+            )
+        return EXIT_INTERNAL
+    target = Path(args.output) / f"{graph.name}.py"
+    write_atomic(target, source.encode())
+    print(summary.table(graph))
+    print(f"\nwrote {target} (forward pass checked: every layer's shape matches)")
+    return EXIT_OK
+
+
+def cmd_diagram(args: argparse.Namespace) -> int:
+    import graphviz
+
+    graph = _graph(args)
+    target = Path(args.output or f"build/{graph.name}.svg")
+    fmt = target.suffix.lstrip(".").lower() or "svg"
+    fmt = "dot" if fmt == "gv" else fmt
+    if fmt not in DIAGRAM_FORMATS:
+        raise UsageError(
+            f"unknown diagram format `.{fmt}`; use one of: "
+            + ", ".join(f".{f}" for f in DIAGRAM_FORMATS)
+        )
+    dot = api.to_graphviz(graph, rankdir=args.rankdir, collapse=args.collapse)
+    if fmt == "dot":
+        write_atomic(target, dot.source.encode())
+    else:
+        try:
+            data = dot.pipe(format=fmt)
+        except graphviz.ExecutableNotFound:
+            target = target.with_suffix(".dot")
+            write_atomic(target, dot.source.encode())
+            print(
+                f"wrote {target}: Graphviz's `dot` is not installed, so no .{fmt} was drawn; "
+                "install Graphviz (apt-get install graphviz, brew install graphviz) and rerun"
+            )
+            return EXIT_OK
+        write_atomic(target, data)
+    print(f"wrote {target}")
+    return EXIT_OK
+
+
+def cmd_expand(args: argparse.Namespace) -> int:
+    from archc.emit.expanded import to_yaml
+
+    print(to_yaml(api.load(args.spec, args.set)), end="")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from archc.validate import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write through a temporary file and a rename: readers see the old file or the new one."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}", code="E003") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise UsageError(f"cannot write {target}: {exc.strerror or exc}", code="E003") from None
+        raise
+
+
+# -- argument parsing ------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="archc",
+        description="Compile a YAML network spec: check shapes, build PyTorch code, draw diagrams.",
+    )
+    parser.add_argument("--version", action="version", version="archc 0.1.0")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Callable, help: str, spec: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(run=run, format="text")
+        if spec:
+            p.add_argument("spec", metavar="SPEC", help="the YAML spec file")
+            p.add_argument(
+                "--set",
+                action="append",
+                default=[],
+                metavar="KEY=VALUE",
+                help="override a value, e.g. --set input.shape=[3,64,64]",
+            )
+            p.add_argument(
+                "--format",
+                choices=("text", "json"),
+                default="text",
+                help="how to print errors (json for editors and CI)",
+            )
+            p.add_argument(
+                "--max-params",
+                type=_count,
+                default=Budget.max_params,
+                metavar="N",
+                help="parameter budget (default %(default)s)",
+            )
+            p.add_argument(
+                "--max-activation",
+                type=_count,
+                default=Budget.max_activation,
+                metavar="N",
+                help="largest activation, in values (default %(default)s)",
+            )
+        return p
+
+    command("check", cmd_check, "validate and analyse a spec")
+    p = command("summary", cmd_summary, "print the per-layer table of shapes, params and MACs")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--depth",
+        type=int,
+        default=None,
+        metavar="N",
+        help="fold block internals below this depth of the layer names",
+    )
+    p = command("build", cmd_build, "compile to a PyTorch module file and check it runs")
+    p.add_argument(
+        "-o", "--output", default="build", metavar="DIR", help="output directory (default: build)"
+    )
+    p = command("diagram", cmd_diagram, "draw the network with Graphviz")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="output file; format from its extension: .svg (default), .png, .pdf, .dot",
+    )
+    p.add_argument("--rankdir", choices=("TB", "LR"), default="TB", help="layout direction")
+    p.add_argument("--collapse", action="store_true", help="draw each block as one node")
+    command("expand", cmd_expand, "print the fully expanded spec, every default filled in")
+    command("schema", cmd_schema, "print the JSON Schema of the spec format", spec=False)
+    return parser
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Emit a Graphviz diagram: one node per layer with its hyper-parameters, shapes on the edges.
+
+Layers inside block instances (dotted names such as ``layer2.0.conv1``) are drawn in nested
+clusters; with `collapse`, each top-level block instance becomes a single node.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+
+import graphviz
+
+from archc.analyse import Graph, Node
+from archc.emit.summary import shape_text
+from archc.layers.base import per_dim
+
+
+def _dims(value: object, node: Node, field: str) -> str:
+    rank = max(len(node.input_shapes[0]) - 1, 1)
+    return "x".join(map(str, per_dim(value, rank, field)))
+
+
+def _conv(node: Node) -> list[str]:
+    layer = node.layer
+    lines = [f"{layer.filters} filters {_dims(layer.kernel, node, 'kernel')}"]
+    extras = []
+    if layer.stride != 1:
+        extras.append(f"stride {_dims(layer.stride, node, 'stride')}")
+    if layer.padding != 0:
+        pad = (
+            layer.padding
+            if isinstance(layer.padding, str)
+            else _dims(layer.padding, node, "padding")
+        )
+        extras.append(f"pad {pad}")
+    if layer.dilation != 1:
+        extras.append(f"dilation {_dims(layer.dilation, node, 'dilation')}")
+    if layer.groups != 1:
+        extras.append(f"groups {layer.groups}")
+    return lines + ([", ".join(extras)] if extras else [])
+
+
+def _pool(node: Node) -> list[str]:
+    layer = node.layer
+    if layer.kernel == "global":
+        return [f"global {layer.mode}"]
+    if layer.output is not None:
+        return [f"adaptive {layer.mode} to {_dims(layer.output, node, 'output')}"]
+    stride = layer.stride if layer.stride is not None else layer.kernel
+    text = f"{layer.mode} {_dims(layer.kernel, node, 'kernel')} stride {_dims(stride, node, 's')}"
+    extras = ["pad " + _dims(layer.padding, node, "padding")] if layer.padding != 0 else []
+    return [text, *extras, *(["ceil"] if layer.ceil else [])]
+
+
+def _upsample(node: Node) -> list[str]:
+    layer = node.layer
+    how = (
+        f"x{layer.scale:g}" if layer.scale is not None else "to " + _dims(layer.size, node, "size")
+    )
+    return [f"{layer.mode} {how}"]
+
+
+# What each kind shows under its name; kinds missing here show only their type.
+DETAILS: dict[str, Callable[[Node], list[str]]] = {
+    "conv": _conv,
+    "conv_transpose": _conv,
+    "pool": _pool,
+    "dense": lambda node: [f"{node.layer.units} units"],
+    "dropout": lambda node: [f"rate {node.layer.rate:g}"],
+    "activation": lambda node: [node.layer.fn],
+    "concat": lambda node: [] if node.layer.axis == 0 else [f"axis {node.layer.axis}"],
+    "upsample": _upsample,
+    "reshape": lambda node: ["to " + "x".join(map(str, node.layer.shape))],
+}
+
+COLORS: dict[str, str] = {
+    "conv": "#cfe2f3",
+    "conv_transpose": "#cfe2f3",
+    "pool": "#d9ead3",
+    "dense": "#fce5cd",
+    "batchnorm": "#eeeeee",
+    "add": "#fff2cc",
+    "concat": "#fff2cc",
+    "multiply": "#fff2cc",
+    "upsample": "#d9ead3",
+}
+
+
+def label(node: Node) -> str:
+    """An HTML-like label: name in bold, then type, hyper-parameters, activation and params."""
+    lines = [f"<b>{html.escape(node.name.rsplit('.', 1)[-1])}</b>"]
+    lines.append(html.escape(node.kind))
+    lines += [html.escape(text) for text in DETAILS.get(node.kind, lambda n: [])(node)]
+    activation = getattr(node.layer, "activation", "none")
+    if activation != "none":
+        lines.append(f"+ {html.escape(activation)}")
+    if node.params:
+        lines.append(f'<font point-size="9">{node.params:,} params</font>')
+    return "<" + "<br/>".join(lines) + ">"
+
+
+def to_graphviz(graph: Graph, rankdir: str = "TB", collapse: bool = False) -> graphviz.Digraph:
+    """The diagram of `graph`: layers as boxes, tensor shapes on the edges."""
+    dot = graphviz.Digraph(
+        graph.name,
+        graph_attr={"rankdir": rankdir, "fontname": "Helvetica"},
+        node_attr={
+            "shape": "box",
+            "style": "rounded,filled",
+            "fontname": "Helvetica",
+            "fontsize": "11",
+        },
+        edge_attr={"fontname": "Helvetica", "fontsize": "9"},
+    )
+    dot.node(
+        graph.input_name,
+        f"<<b>{html.escape(graph.input_name)}</b><br/>{shape_text(graph.input_shape)}>",
+        shape="oval",
+        fillcolor="#ffffff",
+    )
+
+    def drawn(name: str) -> str:
+        """The diagram node that stands for layer `name` (its block when collapsed)."""
+        return name.split(".", 1)[0] if collapse else name
+
+    clusters: dict[tuple[str, ...], graphviz.Digraph] = {}
+    blocks: dict[str, list[Node]] = {}
+    for node in graph.nodes:
+        prefix = tuple(node.name.split(".")[:-1])
+        if collapse and prefix:
+            blocks.setdefault(prefix[0], []).append(node)
+            continue
+        target = _cluster(dot, clusters, prefix)
+        target.node(node.name, label(node), fillcolor=COLORS.get(node.kind, "#f3f3f3"))
+    for name, members in blocks.items():
+        params = sum(n.params for n in members)
+        dot.node(
+            name,
+            f"<<b>{html.escape(name)}</b><br/>block<br/>"
+            f'<font point-size="9">{params:,} params</font>>',
+            fillcolor="#e6e0f0",
+        )
+
+    for node in graph.nodes:
+        for src, shape in zip(node.inputs, node.input_shapes):
+            if drawn(src) != drawn(node.name):
+                dot.edge(drawn(src), drawn(node.name), label=shape_text(shape))
+    for name in graph.outputs:
+        out = f"{name}__out"
+        dot.node(out, "output", shape="oval", fillcolor="#ffffff")
+        dot.edge(drawn(name), out, label=shape_text(graph.shape_of(name)))
+    for prefix in sorted(clusters, key=len, reverse=True):
+        parent = _cluster(dot, clusters, prefix[:-1])
+        parent.subgraph(clusters[prefix])
+    return dot
+
+
+def _cluster(dot: graphviz.Digraph, clusters: dict, prefix: tuple[str, ...]) -> graphviz.Digraph:
+    if not prefix:
+        return dot
+    if prefix not in clusters:
+        _cluster(dot, clusters, prefix[:-1])
+        name = ".".join(prefix)
+        clusters[prefix] = graphviz.Digraph(
+            f"cluster_{name}",
+            graph_attr={"label": name, "style": "rounded,dashed", "color": "#999999"},
+        )
+    return clusters[prefix]

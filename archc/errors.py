@@ -1,0 +1,168 @@
+"""One error hierarchy for every stage: a spec mistake is a `Diagnostic` with a position.
+
+Every stage collects diagnostics rather than stopping at the first, and raises a single
+`SpecError` carrying all of them, in file order. The CLI renders them as
+``path:line:col: error[CODE]: message`` followed by the source line, a caret and notes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import TextIO
+
+
+@dataclass(frozen=True, order=True)
+class Pos:
+    """A 1-based source position; `end_col` marks the end of the node on the same line."""
+
+    line: int
+    col: int
+    end_col: int = 0
+
+
+NOWHERE = Pos(0, 0)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One mistake in a spec: where it is, which rule it breaks, and what would fix it."""
+
+    code: str
+    message: str
+    path: str = "<spec>"
+    pos: Pos = NOWHERE
+    layer: str | None = None
+    notes: tuple[str, ...] = ()
+    help: str | None = None
+
+    def sort_key(self) -> tuple:
+        return (self.path, self.pos.line, self.pos.col, self.code, self.message)
+
+    def to_json(self) -> dict:
+        return {
+            "path": self.path,
+            "line": self.pos.line,
+            "col": self.pos.col,
+            "code": self.code,
+            "message": self.message,
+            "layer": self.layer,
+            "notes": list(self.notes),
+            "help": self.help,
+        }
+
+
+class ArchcError(Exception):
+    """Base class of every error archc raises on purpose."""
+
+
+class UsageError(ArchcError):
+    """Bad command-line use or an unreadable file (exit code 2)."""
+
+    def __init__(self, message: str, code: str = "E001") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class SpecError(ArchcError):
+    """An invalid spec (exit code 1): carries every diagnostic found, in file order."""
+
+    def __init__(self, diagnostics: list[Diagnostic], source: str | None = None) -> None:
+        self.diagnostics = _dedupe(sorted(diagnostics, key=Diagnostic.sort_key))
+        self.source = source
+        super().__init__("\n".join(d.message for d in self.diagnostics))
+
+    def __str__(self) -> str:
+        return render_text(self.diagnostics, self.source, color=False)
+
+
+class LayerError(ArchcError):
+    """Raised by a layer's shape rule; the analyse stage adds path, position and layer name.
+
+    `field` names the spec key to point at (e.g. ``"kernel"``); ``None`` points at the layer.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "E301",
+        field: str | None = None,
+        notes: tuple[str, ...] = (),
+        help: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.field = field
+        self.notes = notes
+        self.help = help
+
+
+def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[tuple] = set()
+    unique = []
+    for d in diagnostics:
+        key = (d.path, d.pos, d.code, d.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(d)
+    return unique
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+_RED, _BLUE, _CYAN, _BOLD, _RESET = "\033[31m", "\033[34m", "\033[36m", "\033[1m", "\033[0m"
+
+
+def use_color(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def render_text(diagnostics: list[Diagnostic], source: str | None, *, color: bool) -> str:
+    """Render diagnostics the way compilers do: location, message, source line, caret, notes."""
+    lines = source.splitlines() if source is not None else []
+
+    def paint(text: str, style: str) -> str:
+        return f"{style}{text}{_RESET}" if color else text
+
+    out: list[str] = []
+    for d in diagnostics:
+        where = f"{d.path}:{d.pos.line}:{d.pos.col}" if d.pos.line else d.path
+        head = paint(f"error[{d.code}]", _BOLD + _RED)
+        layer = f" (layer '{d.layer}')" if d.layer else ""
+        out.append(f"{paint(where, _BOLD)}: {head}: {d.message}{layer}")
+        if 0 < d.pos.line <= len(lines):
+            text = lines[d.pos.line - 1].replace("\t", " ")
+            gutter = f"{d.pos.line:>5} | "
+            width = max(1, (d.pos.end_col or d.pos.col + 1) - d.pos.col)
+            caret = " " * (d.pos.col - 1) + "^" * width
+            out.append(paint(gutter, _BLUE) + text)
+            out.append(paint(" " * (len(gutter) - 2) + "| ", _BLUE) + paint(caret, _RED))
+        out.extend(f"  {paint('note', _CYAN)}: {note}" for note in d.notes)
+        if d.help:
+            out.append(f"  {paint('help', _CYAN)}: {d.help}")
+    return "\n".join(out)
+
+
+def render_json(diagnostics: list[Diagnostic]) -> str:
+    return json.dumps([d.to_json() for d in diagnostics], indent=2)
+
+
+def print_diagnostics(
+    diagnostics: list[Diagnostic],
+    source: str | None,
+    fmt: str = "text",
+    stream: TextIO = sys.stderr,
+) -> None:
+    if fmt == "json":
+        print(render_json(diagnostics), file=stream)
+        return
+    print(render_text(diagnostics, source, color=use_color(stream)), file=stream)
+    n = len(diagnostics)
+    print(f"{n} error{'s' if n != 1 else ''}", file=stream)

@@ -1,0 +1,230 @@
+"""The `Layer` base class, its registry, and the field types layers share.
+
+A layer kind is one pydantic model: its fields are the spec keys, its `type` literal registers
+it, and three methods hold its arithmetic: `output_shape`, `param_count`, `mac_count`. Shapes
+exclude the batch: ``(C, H, W)`` for images, ``(C, L)`` for sequences, ``(F,)`` for features.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+from typing import Annotated, Any, ClassVar, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from archc.errors import LayerError
+
+Shape = tuple[int, ...]
+
+# Attributes of torch.nn.Module (and names the generated code uses) that a layer name must not
+# shadow: `self.<name>` holds the layer's module. tests/test_names.py checks this list against
+# dir(torch.nn.Module), so it stays complete without importing torch here.
+RESERVED_NAMES = frozenset(
+    """
+    T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda
+    double dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter
+    get_submodule half ipu load_state_dict modules mtia named_buffers named_children
+    named_modules named_parameters parameters register_backward_hook register_buffer
+    register_forward_hook register_forward_pre_hook register_full_backward_hook
+    register_full_backward_pre_hook register_load_state_dict_post_hook
+    register_load_state_dict_pre_hook register_module register_parameter
+    register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
+    set_extra_state set_submodule share_memory smart_apply state_dict to to_empty train
+    training type xpu zero_grad
+    self torch nn F
+    """.split()
+)
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def check_name(value: Any) -> str:
+    """A layer name: an ASCII Python identifier, no keyword, no dunder, no nn.Module attribute."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("archc_name", "a name must be a string")
+    if not _IDENTIFIER.match(value):
+        raise PydanticCustomError(
+            "archc_name",
+            "`{name}` is not a valid name: use ASCII letters, digits and `_`, not starting "
+            "with a digit",
+            {"name": value},
+        )
+    if keyword.iskeyword(value) or keyword.issoftkeyword(value):
+        raise PydanticCustomError(
+            "archc_name", "`{name}` is a Python keyword and cannot name a layer", {"name": value}
+        )
+    if value.startswith("__") or value in RESERVED_NAMES:
+        raise PydanticCustomError(
+            "archc_name",
+            "`{name}` is reserved (it would shadow an attribute of the PyTorch module)",
+            {"name": value},
+        )
+    return value
+
+
+Name = Annotated[
+    str,
+    PlainValidator(check_name),
+    WithJsonSchema({"type": "string", "pattern": _IDENTIFIER.pattern}),
+]
+
+
+def _int_check(value: Any, minimum: int, field_hint: str) -> int:
+    if type(value) is not int:
+        if isinstance(value, float) and value.is_integer():
+            raise PydanticCustomError(
+                "archc_int",
+                "expected an integer{hint}, got the float {value}",
+                {"hint": field_hint, "value": value},
+            )
+        raise PydanticCustomError("archc_int", "expected an integer{hint}", {"hint": field_hint})
+    if value < minimum:
+        raise PydanticCustomError("archc_range", "must be at least {minimum}", {"minimum": minimum})
+    return value
+
+
+def sizes(minimum: int, words: tuple[str, ...] = ()) -> Any:
+    """A per-dimension size: one int for every spatial dimension, or a list of 1 to 3 ints.
+
+    `words` are strings also accepted (``same``/``valid`` for padding, ``global`` for kernels).
+    """
+
+    def validate(value: Any) -> int | list[int] | str:
+        if isinstance(value, str) and value in words:
+            return value
+        if isinstance(value, list):
+            if not 1 <= len(value) <= 3:
+                raise PydanticCustomError(
+                    "archc_size", "expected 1 to 3 values, one per spatial dimension"
+                )
+            return [_int_check(v, minimum, "") for v in value]
+        hint = " or a list like [h, w]" + "".join(f" or `{w}`" for w in words)
+        return _int_check(value, minimum, hint)
+
+    schema: dict[str, Any] = {
+        "anyOf": [
+            {"type": "integer", "minimum": minimum},
+            {
+                "type": "array",
+                "items": {"type": "integer", "minimum": minimum},
+                "minItems": 1,
+                "maxItems": 3,
+            },
+            *({"const": w} for w in words),
+        ]
+    }
+    return Annotated[Any, PlainValidator(validate), WithJsonSchema(schema)]
+
+
+def integer(minimum: int) -> Any:
+    """A plain int of at least `minimum` (bools and floats are refused, not coerced)."""
+    return Annotated[
+        int,
+        PlainValidator(lambda v: _int_check(v, minimum, "")),
+        WithJsonSchema({"type": "integer", "minimum": minimum}),
+    ]
+
+
+PositiveInt = integer(1)
+NonNegativeInt = integer(0)
+Size = sizes(1)  # kernel, stride, dilation
+Padding = sizes(0)
+
+Activation = Literal[
+    "none",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "sigmoid",
+    "tanh",
+    "gelu",
+    "silu",
+    "hardswish",
+    "softmax",
+]
+
+
+class Layer(BaseModel):
+    """Base of every layer kind. Subclasses declare ``type: Literal["<kind>"]`` and fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    registry: ClassVar[dict[str, type[Layer]]] = {}
+    # How many inputs the layer takes (merges take two or more).
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1
+
+    type: str
+    name: Name | None = None
+    inputs: Name | list[Name] | None = None
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        kinds = get_args(cls.model_fields["type"].annotation)
+        if len(kinds) == 1:
+            Layer.registry[kinds[0]] = cls
+
+    @classmethod
+    def kind(cls) -> str:
+        return get_args(cls.model_fields["type"].annotation)[0]
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        raise NotImplementedError(f"{type(self).__name__}.output_shape")
+
+    def param_count(self, inputs: list[Shape], output: Shape) -> int:
+        """Trainable parameters."""
+        return 0
+
+    def mac_count(self, inputs: list[Shape], output: Shape) -> int:
+        """Multiply-accumulates for one sample: one per use of a weight."""
+        return 0
+
+
+class Activated(BaseModel):
+    """Mixin for layers followed by an activation function (``activation: relu``)."""
+
+    activation: Activation = "none"
+
+
+# -- helpers for shape rules -----------------------------------------------------------------
+
+
+def fmt_shape(shape: Shape) -> str:
+    return "[" + ", ".join(map(str, shape)) + "]"
+
+
+def spatial_rank(layer: str, shape: Shape, ranks: tuple[int, ...] = (1, 2, 3)) -> int:
+    """Number of spatial dims of a [C, *spatial] input, or a LayerError if unsupported."""
+    rank = len(shape) - 1
+    if rank not in ranks:
+        forms = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}
+        wanted = " or ".join(forms[r] for r in ranks)
+        hint = "; a flat input cannot be convolved or pooled" if rank == 0 else ""
+        raise LayerError(
+            f"{layer} needs an input of shape {wanted}{hint}. Received: input {fmt_shape(shape)}"
+        )
+    return rank
+
+
+def per_dim(value: int | list[int], rank: int, field: str) -> tuple[int, ...]:
+    """Expand an int to one value per spatial dim, or check a list has exactly `rank` values."""
+    if isinstance(value, int):
+        return (value,) * rank
+    if len(value) == 1:
+        return tuple(value) * rank
+    if len(value) != rank:
+        dims = f"{rank} spatial dimension{'s' if rank != 1 else ''}"
+        raise LayerError(
+            f"`{field}` has {len(value)} values but the input has {dims}. "
+            f"Received: {field}={value}",
+            field=field,
+        )
+    return tuple(value)
+
+
+def prod(values: Shape) -> int:
+    return math.prod(values)

@@ -1,0 +1,114 @@
+"""Layers without a window: dense, flatten, reshape, activation, batchnorm, dropout, identity."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from archc.errors import LayerError
+from archc.layers.base import Activated, Activation, Layer, PositiveInt, Shape, fmt_shape, prod
+
+
+class Dense(Layer, Activated):
+    """Fully connected layer on a flat input: ``params = units * (in + 1)``."""
+
+    type: Literal["dense"]
+    units: PositiveInt
+    bias: bool = True
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        (shape,) = inputs
+        if len(shape) != 1:
+            raise LayerError(
+                f"dense needs a flat input [F]. Received: input {fmt_shape(shape)}",
+                code="E305",
+                help=f"add `{{type: flatten}}` before this layer (giving [{prod(shape)}])",
+            )
+        return (self.units,)
+
+    def param_count(self, inputs: list[Shape], output: Shape) -> int:
+        return self.units * inputs[0][0] + (self.units if self.bias else 0)
+
+    def mac_count(self, inputs: list[Shape], output: Shape) -> int:
+        return self.units * inputs[0][0]
+
+
+class Flatten(Layer):
+    """Flattens [C, *spatial] into [C * prod(spatial)]."""
+
+    type: Literal["flatten"]
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        return (prod(inputs[0]),)
+
+
+class Reshape(Layer):
+    """Reshapes to `shape` (without the batch); one entry may be -1 to infer it."""
+
+    type: Literal["reshape"]
+    shape: Annotated[list[int], Field(min_length=1, max_length=4)]
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        total = prod(inputs[0])
+        known = prod(tuple(v for v in self.shape if v != -1))
+        free = self.shape.count(-1)
+        if free > 1 or any(v < 1 and v != -1 for v in self.shape):
+            raise LayerError(
+                f"`shape` takes positive sizes and at most one -1. Received: shape={self.shape}",
+                code="E303",
+                field="shape",
+            )
+        if (free and total % known) or (not free and known != total):
+            raise LayerError(
+                f"cannot reshape {fmt_shape(inputs[0])} ({total} values) into {self.shape}",
+                code="E306",
+                field="shape",
+            )
+        return tuple(total // known if v == -1 else v for v in self.shape)
+
+
+class ActivationLayer(Layer):
+    """A stand-alone activation function (``fn: relu``); softmax runs over channels."""
+
+    type: Literal["activation"]
+    fn: Activation
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        return inputs[0]
+
+
+class BatchNorm(Layer, Activated):
+    """Batch normalisation over channels: 2 trainable parameters per channel."""
+
+    type: Literal["batchnorm"]
+    eps: Annotated[float, Field(gt=0)] = 1e-5
+    momentum: Annotated[float, Field(gt=0, le=1)] = 0.1
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        (shape,) = inputs
+        if len(shape) > 4:
+            raise LayerError(f"batchnorm takes up to 3 spatial dims. Received: {fmt_shape(shape)}")
+        return shape
+
+    def param_count(self, inputs: list[Shape], output: Shape) -> int:
+        return 2 * inputs[0][0]
+
+
+class Dropout(Layer):
+    """Dropout with probability `rate` during training; the identity at inference."""
+
+    type: Literal["dropout"]
+    rate: Annotated[float, Field(ge=0, lt=1)] = 0.5
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        return inputs[0]
+
+
+class Identity(Layer):
+    """Passes its input through unchanged (a named tap for graphs)."""
+
+    type: Literal["identity"]
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        return inputs[0]

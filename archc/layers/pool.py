@@ -1,0 +1,77 @@
+"""Pooling: max or average over a window, global, or adaptive to a fixed output size."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_core import PydanticCustomError
+
+from archc import formulas
+from archc.errors import LayerError
+from archc.layers.base import Layer, Padding, Shape, Size, per_dim, sizes, spatial_rank
+from archc.layers.conv import shrink_error
+
+PoolKernel = sizes(1, ("global",))
+
+
+class Pool(Layer):
+    """Max or average pooling.
+
+    Window pooling: ``out = floor((in + 2p - k) / s) + 1`` (``ceil`` on request, dropping a last
+    window that would start in the right padding). ``kernel: global`` or ``output: [h, w]`` give
+    adaptive pooling, whose output size is exactly ``output`` (``1`` per dim for global).
+    """
+
+    type: Literal["pool"]
+    mode: Literal["max", "avg"] = "max"
+    kernel: PoolKernel | None = None
+    stride: Size | None = None
+    padding: Padding = 0
+    ceil: bool = False
+    output: Size | None = None
+
+    @model_validator(mode="after")
+    def _kernel_or_output(self) -> Pool:
+        if (self.kernel is None) == (self.output is None):
+            raise PydanticCustomError(
+                "archc_pool",
+                "a pool needs either `kernel` (a window) or `output` (adaptive), not both",
+            )
+        if self.output is not None and (self.stride is not None or self.padding != 0 or self.ceil):
+            raise PydanticCustomError(
+                "archc_pool", "adaptive pooling (`output`) takes no stride, padding or ceil"
+            )
+        return self
+
+    @property
+    def adaptive(self) -> bool:
+        return self.output is not None or self.kernel == "global"
+
+    def adaptive_size(self, rank: int) -> tuple[int, ...]:
+        return (1,) * rank if self.kernel == "global" else per_dim(self.output, rank, "output")
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        (shape,) = inputs
+        rank = spatial_rank("pool", shape)
+        if self.adaptive:
+            return (shape[0], *self.adaptive_size(rank))
+        k = per_dim(self.kernel, rank, "kernel")
+        s = per_dim(self.stride if self.stride is not None else self.kernel, rank, "stride")
+        p = per_dim(self.padding, rank, "padding")
+        out = []
+        for dim, (n, kk, ss, pp) in enumerate(zip(shape[1:], k, s, p)):
+            if 2 * pp > kk:
+                raise LayerError(
+                    f"pool padding must be at most half the kernel. "
+                    f"Received: padding={self.padding}, kernel={self.kernel}",
+                    code="E303",
+                    field="padding",
+                )
+            size = formulas.pool_out(n, kk, ss, pp, ceil=self.ceil)
+            if size < 1:
+                rounding = "ceil" if self.ceil else "floor"
+                arithmetic = f"{rounding}(({n} + 2*{pp} - {kk}) / {ss}) + 1"
+                raise shrink_error(self, shape, dim, k, arithmetic, size)
+            out.append(size)
+        return (shape[0], *out)

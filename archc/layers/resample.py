@@ -1,0 +1,61 @@
+"""Upsampling by a scale factor or to a fixed size, nearest or bilinear."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import PlainValidator, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
+
+from archc import formulas
+from archc.errors import LayerError
+from archc.layers.base import Layer, Shape, Size, fmt_shape, per_dim, spatial_rank
+
+
+def _scale(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise PydanticCustomError("archc_scale", "expected a positive number such as 2")
+    return value
+
+
+Scale = Annotated[
+    float, PlainValidator(_scale), WithJsonSchema({"type": "number", "exclusiveMinimum": 0})
+]
+
+
+class Upsample(Layer):
+    """Upsampling: ``out = floor(in * scale)``, or exactly `size`."""
+
+    type: Literal["upsample"]
+    scale: Scale | None = None
+    size: Size | None = None
+    mode: Literal["nearest", "bilinear"] = "nearest"
+
+    @model_validator(mode="after")
+    def _scale_or_size(self) -> Upsample:
+        if (self.scale is None) == (self.size is None):
+            raise PydanticCustomError(
+                "archc_upsample", "upsample needs either `scale` or `size`, not both"
+            )
+        return self
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        (shape,) = inputs
+        rank = spatial_rank("upsample", shape)
+        if self.mode == "bilinear" and rank != 2:
+            raise LayerError(
+                f"bilinear upsampling needs a [C, H, W] input. Received: input {fmt_shape(shape)}",
+                code="E305",
+                field="mode",
+            )
+        if self.size is not None:
+            return (shape[0], *per_dim(self.size, rank, "size"))
+        out = tuple(formulas.upsample_out(n, self.scale) for n in shape[1:])
+        if min(out) < 1:
+            raise LayerError(
+                f"scale {self.scale} shrinks the input to nothing. Received: input "
+                f"{fmt_shape(shape)}",
+                code="E302",
+                field="scale",
+            )
+        return (shape[0], *out)

@@ -1,0 +1,396 @@
+"""Stage 1, load: YAML text -> plain data in which every node knows its source position.
+
+Only PyYAML's safe machinery is used, and only to compose a node tree; archc builds the data
+itself so that it can (a) record a position for every key and value, (b) reject duplicate keys,
+custom tags and recursive aliases, and (c) bound the work a hostile file can cause: file size,
+nesting depth, alias uses and the number of nodes after alias expansion are all limited.
+
+Scalars follow the YAML 1.2 core schema rather than PyYAML's YAML 1.1 default: ``no``/``on``
+stay strings, ``1e-3`` is a float, and only plain decimal integers are integers (``0x10``,
+``0o17`` and ``1_000`` stay strings, so a field expecting a number reports them clearly).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.composer import Composer
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import BaseResolver
+from yaml.scanner import Scanner
+
+from archc.errors import Diagnostic, Pos, SpecError, UsageError
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_ALIASES = 1_000
+MAX_NODES = 200_000
+
+
+class YMap(dict):
+    """A mapping from the spec with the position of itself, each key and each value."""
+
+    pos: Pos
+    key_pos: dict[str, Pos]
+    value_pos: dict[str, Pos]
+
+    def __init__(self, *args: Any, pos: Pos = Pos(0, 0), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pos = pos
+        self.key_pos = {}
+        self.value_pos = {}
+
+
+class YSeq(list):
+    """A sequence from the spec with the position of itself and of each item."""
+
+    pos: Pos
+    item_pos: list[Pos]
+
+    def __init__(self, *args: Any, pos: Pos = Pos(0, 0)) -> None:
+        super().__init__(*args)
+        self.pos = pos
+        self.item_pos = []
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded spec file: its path as given, its text, and its positioned data."""
+
+    path: str
+    text: str
+    data: YMap
+    # Mistakes found while loading that did not stop it (duplicate keys, non-string keys):
+    # reported together with the later stages' findings.
+    problems: tuple[Diagnostic, ...] = ()
+
+    def locate(self, loc: tuple, *, key: bool = False) -> tuple[Pos, tuple]:
+        """Position of the node `loc` names, and the data path actually walked.
+
+        Entries of `loc` that do not index into the data are skipped (pydantic puts union
+        member tags in its error locations). With `key`, a mapping entry's key position is
+        returned instead of its value's. A missing entry gives the position of its parent.
+        """
+        node, pos, walked = self.data, self.data.pos, ()
+        for part in loc:
+            if isinstance(node, YMap) and isinstance(part, str) and part in node:
+                pos = node.key_pos[part] if key and part == loc[-1] else node.value_pos[part]
+                node, walked = node[part], (*walked, part)
+            elif isinstance(node, YSeq) and isinstance(part, int) and 0 <= part < len(node):
+                pos, node, walked = node.item_pos[part], node[part], (*walked, part)
+        return pos, walked
+
+    def where(self, *loc: str | int) -> Pos:
+        return self.locate(loc)[0]
+
+
+# -- YAML 1.2 core scalars -------------------------------------------------------------------
+
+
+class _Resolver(BaseResolver):
+    """Implicit tags of the YAML 1.2 core schema, decimal integers only."""
+
+
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
+)
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789")
+)
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+.0123456789"),
+)
+
+
+class _Composer(Composer):
+    """PyYAML's composer with a nesting-depth and alias-use limit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise _LoadFailure("E106", f"more than {MAX_ALIASES} alias uses", mark)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            mark = self.peek_event().start_mark
+            raise _LoadFailure("E106", f"nesting deeper than {MAX_DEPTH} levels", mark)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _NodeLoader(Reader, Scanner, Parser, _Composer, _Resolver):
+    def __init__(self, text: str) -> None:
+        Reader.__init__(self, text)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        _Composer.__init__(self)
+        _Resolver.__init__(self)
+
+
+class _LoadFailure(Exception):
+    def __init__(self, code: str, message: str, mark: Any, help: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.mark, self.help = code, message, mark, help
+
+
+# -- public entry points ---------------------------------------------------------------------
+
+
+def read_text(path: str | Path) -> str:
+    """Read a spec file as UTF-8, turning every way a file can be unreadable into a UsageError."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise UsageError(f"{path}: is a directory, not a spec file")
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise UsageError(
+                f"{path}: file is {size:,} bytes; spec files are limited to {MAX_FILE_BYTES:,}",
+                code="E002",
+            )
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read file: {exc.strerror or exc}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError(
+            [
+                Diagnostic(
+                    "E101",
+                    f"file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+                    str(path),
+                    Pos(line, col),
+                )
+            ]
+        ) from None
+
+
+def load(path: str | Path) -> Document:
+    """Load a spec file into positioned data. Raises SpecError or UsageError."""
+    return loads(read_text(path), str(path))
+
+
+def loads(text: str, path: str = "<spec>") -> Document:
+    """Load spec text into positioned data. Raises SpecError."""
+    problems: list[Diagnostic] = []
+    data = parse_yaml(text, path, problems)
+    if data is None:
+        diag = Diagnostic("E105", "the spec is empty; it needs at least `input` and `layers`", path)
+        raise SpecError([diag], text)
+    if not isinstance(data, YMap):
+        pos = getattr(data, "pos", Pos(1, 1))
+        diag = Diagnostic(
+            "E105", "a spec must be a mapping of keys such as `input` and `layers`", path, pos
+        )
+        raise SpecError([diag], text)
+    return Document(path, text, data, tuple(problems))
+
+
+def parse_yaml(text: str, path: str = "<spec>", problems: list[Diagnostic] | None = None) -> Any:
+    """Parse one YAML document into YMap/YSeq/scalars. Raises SpecError with positions.
+
+    Recoverable mistakes (a duplicate key keeps its first value) are appended to `problems`
+    when given, so later stages can report theirs too; otherwise they raise.
+    """
+    if len(text) > MAX_FILE_BYTES:
+        raise SpecError([Diagnostic("E002", f"text is longer than {MAX_FILE_BYTES:,} bytes", path)])
+    diagnostics: list[Diagnostic] = []
+    try:
+        loader = _NodeLoader(text)
+        try:
+            root = loader.get_single_node()
+        finally:
+            loader.dispose()
+        if root is None:
+            return None
+        data = _Builder(path, diagnostics).build(root)
+        if problems is not None:
+            problems.extend(diagnostics)
+            return data
+        if not diagnostics:
+            return data
+    except _LoadFailure as exc:
+        diagnostics.append(Diagnostic(exc.code, exc.message, path, _pos(exc.mark), help=exc.help))
+    except yaml.MarkedYAMLError as exc:
+        diagnostics.append(_syntax_diagnostic(exc, path))
+    except yaml.YAMLError as exc:  # reader errors: control characters, bad encodings
+        mark = getattr(exc, "position", None)
+        line, col = _line_col(text, mark) if isinstance(mark, int) else (1, 1)
+        diagnostics.append(
+            Diagnostic("E100", f"not a YAML text: {_first_line(exc)}", path, Pos(line, col))
+        )
+    except RecursionError:
+        diagnostics.append(Diagnostic("E106", "the YAML nests too deeply", path, Pos(1, 1)))
+    raise SpecError(diagnostics, text)
+
+
+def _syntax_diagnostic(exc: yaml.MarkedYAMLError, path: str) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or "invalid YAML"
+    message = f"YAML syntax error: {problem}"
+    if exc.context:
+        message += f" ({exc.context})"
+    help = None
+    if "'\\t'" in problem:
+        message = "YAML syntax error: a tab character here; YAML indents with spaces only"
+        help = "replace the tab with spaces"
+    return Diagnostic("E100", message, path, _pos(mark) if mark else Pos(1, 1), help=help)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _pos(mark: Any) -> Pos:
+    return Pos(mark.line + 1, mark.column + 1)
+
+
+def _span(node: Node) -> Pos:
+    start, end = node.start_mark, node.end_mark
+    end_col = end.column + 1 if end.line == start.line and end.column > start.column else 0
+    return Pos(start.line + 1, start.column + 1, end_col)
+
+
+_STANDARD_TAGS = {
+    "tag:yaml.org,2002:" + name for name in ("map", "seq", "str", "int", "float", "bool", "null")
+}
+
+
+class _Builder:
+    """Turns a composed node tree into YMap/YSeq/scalars, enforcing the safety limits."""
+
+    def __init__(self, path: str, diagnostics: list[Diagnostic]) -> None:
+        self.path = path
+        self.diagnostics = diagnostics
+        self.count = 0
+        self.active: set[int] = set()
+
+    def build(self, node: Node) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _LoadFailure(
+                "E106",
+                f"the YAML expands to more than {MAX_NODES:,} nodes (alias bomb?)",
+                node.start_mark,
+                help="write the structure out, or use blocks and `repeat`",
+            )
+        if node.tag not in _STANDARD_TAGS:
+            raise _LoadFailure(
+                "E103",
+                f"YAML tag `{node.tag}` is not allowed; archc reads plain data only",
+                node.start_mark,
+                help="remove the tag",
+            )
+        if id(node) in self.active:
+            raise _LoadFailure(
+                "E106", "a YAML alias refers to a node that contains it", node.start_mark
+            )
+        if isinstance(node, ScalarNode):
+            return self._scalar(node)
+        expected = "seq" if isinstance(node, SequenceNode) else "map"
+        if not node.tag.endswith(expected):
+            raise _LoadFailure(
+                "E103",
+                f"YAML tag `{node.tag}` does not fit this node",
+                node.start_mark,
+                help="remove the tag",
+            )
+        self.active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                return self._sequence(node)
+            return self._mapping(node)
+        finally:
+            self.active.discard(id(node))
+
+    def _scalar(self, node: ScalarNode) -> Any:
+        kind = node.tag.rsplit(":", 1)[-1]
+        value = node.value
+        if kind == "int":
+            if len(value.lstrip("+-")) > 30:
+                raise _LoadFailure(
+                    "E106", f"integer with {len(value)} digits is too long", node.start_mark
+                )
+            return int(value)
+        if kind == "float":
+            lowered = value.lower()
+            if lowered.endswith("inf"):
+                return float("-inf") if lowered.startswith("-") else float("inf")
+            return float("nan") if lowered.endswith("nan") else float(value)
+        if kind == "bool":
+            return value.lower() == "true"
+        if kind == "null":
+            return None
+        if kind in ("map", "seq"):
+            raise _LoadFailure("E103", f"YAML tag `!!{kind}` on a scalar", node.start_mark)
+        return value
+
+    def _sequence(self, node: SequenceNode) -> YSeq:
+        seq = YSeq(pos=_span(node))
+        for item in node.value:
+            seq.append(self.build(item))
+            seq.item_pos.append(_span(item))
+        return seq
+
+    def _mapping(self, node: MappingNode) -> YMap:
+        out = YMap(pos=_span(node))
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+                self.diagnostics.append(
+                    Diagnostic(
+                        "E107",
+                        "keys must be plain names",
+                        self.path,
+                        _span(key_node),
+                        help="write the key as a word such as `kernel`",
+                    )
+                )
+                continue
+            key = key_node.value
+            if key in out:
+                first = out.key_pos[key]
+                self.diagnostics.append(
+                    Diagnostic(
+                        "E102",
+                        f"duplicate key `{key}`",
+                        self.path,
+                        _span(key_node),
+                        notes=(f"first given at line {first.line}, column {first.col}",),
+                        help="YAML keeps only one of them; remove the other",
+                    )
+                )
+                continue
+            out[key] = self.build(value_node)
+            out.key_pos[key] = _span(key_node)
+            out.value_pos[key] = _span(value_node)
+        return out
