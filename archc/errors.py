@@ -21,6 +21,8 @@ class Pos:
     line: int
     col: int
     end_col: int = 0
+    # Where the text came from when it is not the spec file itself (a --set override).
+    origin: str = ""
 
 
 NOWHERE = Pos(0, 0)
@@ -37,6 +39,10 @@ class Diagnostic:
     layer: str | None = None
     notes: tuple[str, ...] = ()
     help: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.pos.origin:  # a value from the command line: name it instead of the file
+            object.__setattr__(self, "path", self.pos.origin)
 
     def sort_key(self) -> tuple:
         return (self.path, self.pos.line, self.pos.col, self.code, self.message)
@@ -137,7 +143,7 @@ def render_text(diagnostics: list[Diagnostic], source: str | None, *, color: boo
         head = paint(f"error[{d.code}]", _BOLD + _RED)
         layer = f" (layer '{d.layer}')" if d.layer else ""
         out.append(f"{paint(where, _BOLD)}: {head}: {d.message}{layer}")
-        if 0 < d.pos.line <= len(lines):
+        if 0 < d.pos.line <= len(lines) and not d.pos.origin:
             text = lines[d.pos.line - 1].replace("\t", " ")
             gutter = f"{d.pos.line:>5} | "
             width = max(1, (d.pos.end_col or d.pos.col + 1) - d.pos.col)

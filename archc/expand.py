@@ -1,14 +1,641 @@
-"""Stage 2, expand: positioned data -> the flat spec the compiler really sees.
+"""Stage 2, expand: positioned spec data -> the flat spec the compiler really sees.
 
-Applies ``--set key=value`` overrides to the loaded data.
+In order: ``--set`` overrides are applied to the data; ``vars`` are resolved (they may refer to
+each other; a cycle is an error); every ``$name`` / ``${expression}`` value is evaluated; block
+instances (``type: <block>``, with ``repeat`` and ``first`` overrides) are replaced by their
+layers under hierarchical names (``layer2.0.conv1``); layers switched off with ``when`` pass
+their input through; and every layer gets an explicit name and explicit inputs.
+
+Positions survive expansion: a layer that came from a block definition points at that
+definition's line. The instances are recorded so that emitters can rebuild the hierarchy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from archc.load import Document
+from archc import expr
+from archc.errors import Diagnostic, Pos, SpecError, UsageError
+from archc.load import Document, YMap, YSeq, parse_yaml
+
+# Keys of a block instance that are not block parameters.
+INSTANCE_KEYS = ("name", "type", "inputs", "when", "repeat", "first")
+BLOCK_KEYS = ("params", "inputs", "layers", "output", "description")
+PARAM_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "list": (list,),
+    "any": (object,),
+}  # fmt: skip
+MAX_REPEAT = 1_000
+MAX_BLOCK_DEPTH = 16
+MAX_LAYERS = 100_000
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str
+    default: Any
+    required: bool
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Block:
+    """A block definition: declared parameters, input names, layers, output layer."""
+
+    name: str
+    params: dict[str, Param]
+    inputs: tuple[str, ...]
+    layers: YSeq
+    output: str | None
+    node: YMap
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One block instance in the expanded spec (`repeated` marks the container of copies)."""
+
+    path: str  # full dotted name, e.g. "layer2" or "layer2.0"
+    block: str
+    args: tuple[tuple[str, Any], ...]
+    inputs: tuple[str, ...]  # full names of the values it reads, in the block's input order
+    output: str  # full name of the layer whose value it returns
+    repeated: bool = False
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """What the expand stage adds to a document: the block definitions and their instances."""
+
+    blocks: dict[str, Block] = field(default_factory=dict)
+    instances: tuple[Instance, ...] = ()
 
 
 def expand(doc: Document, overrides: Sequence[str] = ()) -> Document:
-    return doc
+    """Apply overrides and expand vars, expressions and blocks. Raises SpecError."""
+    data = apply_overrides(doc.data, overrides)
+    return _Expander(doc, data).run()
+
+
+# -- --set overrides -------------------------------------------------------------------------
+
+
+def apply_overrides(data: YMap, overrides: Sequence[str]) -> YMap:
+    """A copy of `data` with each ``dotted.key=yaml value`` override applied."""
+    for text in overrides:
+        key, sep, raw = text.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(
+                f"--set expects KEY=VALUE, e.g. vars.width=32. Received: {text!r}", code="E004"
+            )
+        origin = f"--set {text}"
+        value = parse_yaml(raw, origin, origin=origin) if raw.strip() else None
+        data = _set_path(data, key.strip().split("."), value, Pos(1, len(key) + 2, 0, origin), text)
+    return data
+
+
+def _set_path(node: Any, parts: list[str], value: Any, pos: Pos, text: str) -> Any:
+    head, rest = parts[0], parts[1:]
+    if isinstance(node, YSeq):
+        if not head.isdigit() or int(head) >= len(node):
+            raise UsageError(f"--set {text}: `{head}` is not an index of that list", code="E004")
+        copy = YSeq(node, pos=node.pos)
+        copy.item_pos = list(node.item_pos)
+        index = int(head)
+        copy[index] = _set_path(node[index], rest, value, pos, text) if rest else value
+        if not rest:
+            copy.item_pos[index] = pos
+        return copy
+    if isinstance(node, YMap):
+        if rest and head not in node:
+            raise UsageError(f"--set {text}: the spec has no `{head}` here", code="E004")
+        copy = YMap(node, pos=node.pos)
+        copy.key_pos, copy.value_pos = dict(node.key_pos), dict(node.value_pos)
+        copy[head] = _set_path(node[head], rest, value, pos, text) if rest else value
+        copy.key_pos.setdefault(head, pos)
+        if not rest:
+            copy.value_pos[head] = pos
+        return copy
+    raise UsageError(
+        f"--set {text}: `{head}` is inside a value that is not a mapping or list", code="E004"
+    )
+
+
+# -- vars ------------------------------------------------------------------------------------
+
+
+class _Vars(Mapping):
+    """Top-level vars, resolved on first use so they may refer to each other in any order."""
+
+    def __init__(self, raw: YMap) -> None:
+        self.raw = raw
+        self.values: dict[str, Any] = {}
+        self.failed: set[str] = set()
+        self.resolving: list[str] = []
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self.values:
+            return self.values[name]
+        if name not in self.raw:
+            raise KeyError(name)
+        if name in self.failed:  # reported where the var is defined
+            raise expr.ExprError(f"var `{name}` is invalid", consequence=True)
+        if name in self.resolving:
+            cycle = " -> ".join([*self.resolving[self.resolving.index(name) :], name])
+            raise expr.ExprError(f"vars refer to each other in a cycle: {cycle}")
+        self.resolving.append(name)
+        try:
+            value = self.raw[name]
+            text = expr.source_of(value)
+            self.values[name] = expr.evaluate(text, self) if text is not None else value
+        except expr.ExprError:
+            self.failed.add(name)
+            raise
+        finally:
+            self.resolving.pop()
+        return self.values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.raw)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+
+# -- expansion -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Scope:
+    values: Mapping[str, Any]  # names usable in expressions
+    names: dict[str, str]  # local layer name -> full name of its output
+    prefix: str  # "" at top level, "layer2.0." inside an instance
+    stack: tuple[str, ...] = ()  # enclosing block names, for recursion checks
+
+
+class _Expander:
+    def __init__(self, doc: Document, data: YMap) -> None:
+        self.doc, self.data = doc, data
+        self.diagnostics: list[Diagnostic] = list(doc.problems)
+        self.instances: list[Instance] = []
+        self.count = 0
+
+    def error(
+        self, code: str, message: str, pos: Pos, help: str | None = None, layer: str | None = None
+    ) -> None:
+        self.diagnostics.append(Diagnostic(code, message, self.doc.path, pos, layer, help=help))
+
+    def run(self) -> Document:
+        data = self.data
+        raw_vars = data.get("vars", YMap())
+        if not isinstance(raw_vars, YMap):
+            self.error(
+                "E204", "`vars` must be a mapping of names to values", data.value_pos["vars"]
+            )
+            raw_vars = YMap()
+        self.vars = _Vars(raw_vars)
+        for name in raw_vars:  # report every bad var once, where it is defined
+            if name not in self.vars.failed:
+                try:
+                    self.vars[name]
+                except expr.ExprError as exc:
+                    self.error("E210", str(exc), raw_vars.value_pos[name], exc.help)
+        self.blocks = self.parse_blocks(data.get("blocks"))
+        out = YMap(pos=data.pos)
+        for key, value in data.items():
+            if key in ("vars", "blocks"):
+                continue
+            out[key] = value
+            out.key_pos[key], out.value_pos[key] = data.key_pos[key], data.value_pos[key]
+        for key in ("input", "outputs", "name", "description"):
+            if key in out and isinstance(out[key], (str, YSeq, YMap)):
+                out[key] = self.substitute(out[key], out.value_pos[key], self.vars)
+        if key_ok(data, "layers", YSeq):
+            scope = _Scope(self.vars, {}, "")
+            layers, names, _ = self.layers(data["layers"], scope, self.input_name(), top=True)
+            flat = YSeq(pos=data["layers"].pos)
+            for layer in layers:
+                flat.append(layer)
+                flat.item_pos.append(layer.pos)
+            out["layers"] = flat
+            if isinstance(out.get("outputs"), YSeq):  # block instances name their output layer
+                outputs = YSeq(
+                    (names.get(n, n) if isinstance(n, str) else n for n in out["outputs"]),
+                    pos=out["outputs"].pos,
+                )
+                outputs.item_pos = out["outputs"].item_pos
+                out["outputs"] = outputs
+        if self.diagnostics:
+            raise SpecError(self.diagnostics, self.doc.text)
+        expansion = Expansion(self.blocks, tuple(self.instances))
+        return Document(self.doc.path, self.doc.text, out, (), expansion)
+
+    def input_name(self) -> str:
+        inp = self.data.get("input")
+        if isinstance(inp, YMap) and isinstance(inp.get("name"), str):
+            return inp["name"]
+        return "input"
+
+    # -- values ------------------------------------------------------------------------------
+
+    def value(self, value: Any, pos: Pos, scope: Mapping[str, Any]) -> Any:
+        """Evaluate a `$name` / `${...}` value; plain values pass through."""
+        text = expr.source_of(value)
+        if text is None:
+            return value
+        try:
+            return expr.evaluate(text, scope)
+        except expr.ExprError as exc:
+            if not exc.consequence:
+                self.error("E210", str(exc), pos, exc.help)
+            return _FAILED
+
+    def substitute(self, node: Any, pos: Pos, scope: Mapping[str, Any]) -> Any:
+        """`node` with every expression inside it evaluated, positions kept."""
+        if isinstance(node, YMap):
+            out = YMap(pos=node.pos)
+            out.key_pos, out.value_pos = dict(node.key_pos), dict(node.value_pos)
+            for key, item in node.items():
+                out[key] = self.substitute(item, node.value_pos[key], scope)
+            return out
+        if isinstance(node, YSeq):
+            out = YSeq(pos=node.pos)
+            out.item_pos = list(node.item_pos)
+            out.extend(self.substitute(item, p, scope) for item, p in zip(node, node.item_pos))
+            return out
+        return self.value(node, pos, scope)
+
+    # -- blocks ------------------------------------------------------------------------------
+
+    def parse_blocks(self, raw: Any) -> dict[str, Block]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, YMap):
+            self.error(
+                "E204",
+                "`blocks` must be a mapping of block names to definitions",
+                self.data.value_pos["blocks"],
+            )
+            return {}
+        blocks = {}
+        from archc.layers import Layer
+
+        for name, node in raw.items():
+            pos = raw.key_pos[name]
+            if not expr.REFERENCE.match("$" + name):
+                self.error("E206", f"`{name}` is not a valid block name", pos)
+                continue
+            if name in Layer.registry:
+                self.error(
+                    "E206",
+                    f"block `{name}` has the name of a layer type",
+                    pos,
+                    help="rename the block",
+                )
+                continue
+            if not isinstance(node, YMap) or not key_ok(node, "layers", YSeq):
+                self.error(
+                    "E202", f"block `{name}` needs `layers`, a list of layers", raw.value_pos[name]
+                )
+                continue
+            for key in node:
+                if key not in BLOCK_KEYS:
+                    self.error(
+                        "E201",
+                        f"unknown key `{key}` in block `{name}`",
+                        node.key_pos[key],
+                        help=_did_you_mean(key, BLOCK_KEYS),
+                    )
+            inputs = node.get("inputs", "input")
+            inputs = [inputs] if isinstance(inputs, str) else inputs
+            if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+                self.error(
+                    "E204",
+                    "block `inputs` must be a name or a list of names",
+                    node.value_pos["inputs"],
+                )
+                inputs = ["input"]
+            output = node.get("output")
+            blocks[name] = Block(
+                name,
+                self.parse_params(node),
+                tuple(inputs),
+                node["layers"],
+                output if isinstance(output, str) else None,
+                node,
+            )
+        return blocks
+
+    def parse_params(self, node: YMap) -> dict[str, Param]:
+        raw = node.get("params", YMap())
+        if not isinstance(raw, YMap):
+            self.error(
+                "E204",
+                "`params` must map parameter names to a type or a default",
+                node.value_pos["params"],
+            )
+            return {}
+        params = {}
+        for name, decl in raw.items():
+            pos = raw.key_pos[name]
+            if name in INSTANCE_KEYS:
+                self.error("E206", f"`{name}` cannot name a block parameter", pos)
+                continue
+            if isinstance(decl, YMap):
+                kind = decl.get("type", "any")
+                required = "default" not in decl
+                default = decl.get("default")
+            elif isinstance(decl, str) and decl in PARAM_TYPES:
+                kind, required, default = decl, True, None
+            else:
+                kind, required, default = _type_of(decl), False, decl
+            if kind not in PARAM_TYPES:
+                self.error(
+                    "E204",
+                    f"unknown parameter type `{kind}`",
+                    raw.value_pos[name],
+                    help="types are: " + ", ".join(PARAM_TYPES),
+                )
+                continue
+            params[name] = Param(name, kind, default, required, pos)
+        return params
+
+    # -- layers ------------------------------------------------------------------------------
+
+    def layers(
+        self, seq: YSeq, scope: _Scope, default_input: str, top: bool = False
+    ) -> tuple[list[YMap], dict[str, str], str]:
+        """Expand a list of layers. Returns the flat layers, local -> full names, last output."""
+        from archc.validate import default_names
+
+        items = [(i, item) for i, item in enumerate(seq) if isinstance(item, YMap)]
+        for i, item in enumerate(seq):
+            if not isinstance(item, YMap):
+                self.error(
+                    "E204", "a layer must be a mapping such as {type: conv, ...}", seq.item_pos[i]
+                )
+        given = [
+            item.get("name") if isinstance(item.get("name"), str) else None for _, item in items
+        ]
+        if top:
+            kinds = [str(item.get("type", "layer")) for _, item in items]
+            local_names = default_names(kinds, given)
+        else:  # inside a block, unnamed layers are numbered like nn.Sequential children
+            local_names = [g if g is not None else str(i) for (i, _), g in zip(items, given)]
+
+        out: list[YMap] = []
+        names = scope.names
+        prev = default_input
+        for (_, item), local in zip(items, local_names):
+            if "name" in item and not top and not _is_name(item["name"]):
+                self.error(
+                    "E204",
+                    f"`{item['name']}` is not a valid layer name: use ASCII "
+                    "letters, digits and `_`, not starting with a digit",
+                    item.value_pos["name"],
+                )
+            inputs = self.inputs(item, scope, prev)
+            when = self.value(
+                item.get("when", True), item.value_pos.get("when", item.pos), scope.values
+            )
+            if when is not True and when is not False and when is not _FAILED:
+                self.error(
+                    "E204",
+                    f"`when` must be true or false. Received: when={when!r}",
+                    item.value_pos["when"],
+                )
+            if when is False:
+                names[local] = inputs[0] if inputs else prev
+                prev = names[local]
+                continue
+            kind = item.get("type")
+            if isinstance(kind, str) and kind in self.blocks:
+                layers, last = self.instance(self.blocks[kind], item, local, scope, inputs)
+                out.extend(layers)
+            else:
+                out.append(self.plain(item, scope.prefix + local, inputs, scope))
+                last = scope.prefix + local
+            names[local] = last
+            prev = last
+        return out, names, prev
+
+    def inputs(self, item: YMap, scope: _Scope, prev: str) -> list[str]:
+        raw = item.get("inputs")
+        if raw is None:
+            return [prev]
+        raw = self.value(raw, item.value_pos["inputs"], scope.values)
+        listed = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else None
+        if listed is None or not all(isinstance(n, str) for n in listed):
+            return [prev]  # validation reports the wrong type
+        for n in listed:
+            if any(i is not None and n.startswith(i.path + ".") for i in self.instances):
+                self.error(
+                    "E402",
+                    f"`{n}` reaches inside a block instance; refer to the "
+                    "instance by its name, which stands for its output",
+                    item.value_pos["inputs"],
+                )
+        return [scope.names.get(n, n) for n in listed]
+
+    def plain(self, item: YMap, full: str, inputs: list[str], scope: _Scope) -> YMap:
+        self.count += 1
+        if self.count == MAX_LAYERS + 1:
+            self.error("E106", f"the spec expands to more than {MAX_LAYERS:,} layers", item.pos)
+        out = YMap(pos=item.pos)
+        out["name"] = full
+        out.key_pos["name"] = item.key_pos.get("name", item.pos)
+        out.value_pos["name"] = item.value_pos.get("name", item.pos)
+        for key, value in item.items():
+            if key in ("name", "inputs", "when"):
+                continue
+            out[key] = self.substitute(value, item.value_pos[key], scope.values)
+            out.key_pos[key], out.value_pos[key] = item.key_pos[key], item.value_pos[key]
+        names = YSeq(inputs, pos=item.value_pos.get("inputs", item.pos))
+        names.item_pos = [names.pos] * len(inputs)
+        out["inputs"] = names
+        out.key_pos["inputs"] = item.key_pos.get("inputs", item.pos)
+        out.value_pos["inputs"] = names.pos
+        return out
+
+    def instance(
+        self, block: Block, item: YMap, local: str, scope: _Scope, inputs: list[str]
+    ) -> tuple[list[YMap], str]:
+        """Expand one block instance (all its `repeat` copies); returns layers, output name."""
+        if block.name in scope.stack or len(scope.stack) >= MAX_BLOCK_DEPTH:
+            chain = " -> ".join([*scope.stack, block.name])
+            self.error(
+                "E207",
+                f"block `{block.name}` contains itself: {chain}",
+                item.pos,
+                help="a block cannot instantiate itself, directly or through another",
+            )
+            return [], inputs[0]
+        args = self.args(block, item, item, scope)
+        first = item.get("first")
+        first_args = self.args(block, first, item, scope) if isinstance(first, YMap) else {}
+        if first is not None and not isinstance(first, YMap):
+            self.error(
+                "E204",
+                "`first` must map parameters to the first copy's values",
+                item.value_pos["first"],
+            )
+        repeat = self.value(
+            item.get("repeat", 1), item.value_pos.get("repeat", item.pos), scope.values
+        )
+        if type(repeat) is not int or not 1 <= repeat <= MAX_REPEAT:
+            if repeat is not _FAILED:
+                self.error(
+                    "E204",
+                    f"`repeat` must be an integer from 1 to {MAX_REPEAT}. "
+                    f"Received: repeat={repeat!r}",
+                    item.value_pos["repeat"],
+                )
+            return [], inputs[0]
+        container = len(self.instances)
+        layers: list[YMap] = []
+        current = inputs
+        for copy in range(repeat):
+            values = {**args, **(first_args if copy == 0 else {})}
+            params = self.params(block, values, item)
+            if params is None:
+                return layers, current[0]
+            if len(current) != len(block.inputs):
+                self.error(
+                    "E403",
+                    f"block `{block.name}` takes {len(block.inputs)} input(s) "
+                    f"({', '.join(block.inputs)}). Received: {len(current)}",
+                    item.value_pos.get("inputs", item.pos),
+                )
+                return layers, current[0]
+            path = scope.prefix + local + (f".{copy}" if repeat > 1 else "")
+            record = len(self.instances)
+            self.instances.append(None)  # filled in below, once its output is known
+            inner = _Scope(
+                _Chain(params, self.vars),
+                dict(zip(block.inputs, current)),
+                path + ".",
+                (*scope.stack, block.name),
+            )
+            expanded, names, last = self.layers(block.layers, inner, current[0])
+            if block.output is not None:
+                if block.output not in names:
+                    self.error(
+                        "E402",
+                        f"block `{block.name}` has no layer `{block.output}` for its output",
+                        block.node.value_pos["output"],
+                    )
+                else:
+                    last = names[block.output]
+            layers.extend(expanded)
+            self.instances[record] = Instance(
+                path, block.name, tuple(params.items()), tuple(current), last
+            )
+            current = [last]
+        if repeat > 1:
+            self.instances.insert(
+                container,
+                Instance(
+                    scope.prefix + local, block.name, (), tuple(inputs), current[0], repeated=True
+                ),
+            )
+        return layers, current[0]
+
+    def args(self, block: Block, node: YMap, item: YMap, scope: _Scope) -> dict[str, Any]:
+        """Block parameters given on an instance (or in its `first`), evaluated."""
+        args = {}
+        for key, value in node.items():
+            if node is item and key in INSTANCE_KEYS:
+                continue
+            if key not in block.params:
+                options = list(block.params) + (list(INSTANCE_KEYS) if node is item else [])
+                self.error(
+                    "E205",
+                    f"block `{block.name}` has no parameter `{key}`",
+                    node.key_pos[key],
+                    help=_did_you_mean(key, options)
+                    or "its parameters are: " + (", ".join(block.params) or "none"),
+                )
+                continue
+            args[key] = self.value(value, node.value_pos[key], scope.values)
+            if isinstance(args[key], (YMap, YSeq)):
+                args[key] = self.substitute(args[key], node.value_pos[key], scope.values)
+        return args
+
+    def params(self, block: Block, args: dict[str, Any], item: YMap) -> dict[str, Any] | None:
+        params = {}
+        ok = True
+        for name, param in block.params.items():
+            if name in args:
+                value = args[name]
+            elif param.required:
+                self.error("E202", f"block `{block.name}` needs the parameter `{name}`", item.pos)
+                ok = False
+                continue
+            else:
+                value = param.default
+            if value is _FAILED:
+                ok = False
+                continue
+            allowed = PARAM_TYPES[param.type]
+            if not isinstance(value, allowed) or (
+                param.type in ("int", "float") and isinstance(value, bool)
+            ):
+                pos = item.value_pos.get(name, item.pos)
+                self.error(
+                    "E204",
+                    f"parameter `{name}` of block `{block.name}` must be "
+                    f"{param.type}. Received: {name}={value!r}",
+                    pos,
+                )
+                ok = False
+            params[name] = value
+        return params if ok else None
+
+
+class _Chain(Mapping):
+    """Block parameters in front of the spec's vars."""
+
+    def __init__(self, first: Mapping[str, Any], second: Mapping[str, Any]) -> None:
+        self.first, self.second = first, second
+
+    def __getitem__(self, key: str) -> Any:
+        return self.first[key] if key in self.first else self.second[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(self.second), **dict.fromkeys(self.first)})
+
+    def __len__(self) -> int:
+        return len(set(self.first) | set(self.second))
+
+
+class _Failed:
+    """Marks a value whose evaluation already produced a diagnostic."""
+
+    def __repr__(self) -> str:
+        return "<failed>"
+
+
+_FAILED = _Failed()
+
+
+def key_ok(node: YMap, key: str, kind: type) -> bool:
+    return isinstance(node.get(key), kind)
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and expr.REFERENCE.match("$" + value) is not None
+
+
+def _type_of(value: Any) -> str:
+    for name in ("bool", "int", "float", "str", "list"):
+        if isinstance(value, PARAM_TYPES[name]):
+            return name
+    return "any"
+
+
+def _did_you_mean(word: str, options: Sequence[str]) -> str | None:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None

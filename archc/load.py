@@ -69,6 +69,8 @@ class Document:
     # Mistakes found while loading that did not stop it (duplicate keys, non-string keys):
     # reported together with the later stages' findings.
     problems: tuple[Diagnostic, ...] = ()
+    # Set by the expand stage: block definitions and instances (an `expand.Expansion`).
+    expansion: Any = None
 
     def locate(self, loc: tuple, *, key: bool = False) -> tuple[Pos, tuple]:
         """Position of the node `loc` names, and the data path actually walked.
@@ -211,7 +213,9 @@ def loads(text: str, path: str = "<spec>") -> Document:
     return Document(path, text, data, tuple(problems))
 
 
-def parse_yaml(text: str, path: str = "<spec>", problems: list[Diagnostic] | None = None) -> Any:
+def parse_yaml(
+    text: str, path: str = "<spec>", problems: list[Diagnostic] | None = None, origin: str = ""
+) -> Any:
     """Parse one YAML document into YMap/YSeq/scalars. Raises SpecError with positions.
 
     Recoverable mistakes (a duplicate key keeps its first value) are appended to `problems`
@@ -228,7 +232,7 @@ def parse_yaml(text: str, path: str = "<spec>", problems: list[Diagnostic] | Non
             loader.dispose()
         if root is None:
             return None
-        data = _Builder(path, diagnostics).build(root)
+        data = _Builder(path, diagnostics, origin).build(root)
         if problems is not None:
             problems.extend(diagnostics)
             return data
@@ -275,10 +279,10 @@ def _pos(mark: Any) -> Pos:
     return Pos(mark.line + 1, mark.column + 1)
 
 
-def _span(node: Node) -> Pos:
+def _span(node: Node, origin: str = "") -> Pos:
     start, end = node.start_mark, node.end_mark
     end_col = end.column + 1 if end.line == start.line and end.column > start.column else 0
-    return Pos(start.line + 1, start.column + 1, end_col)
+    return Pos(start.line + 1, start.column + 1, end_col, origin)
 
 
 _STANDARD_TAGS = {
@@ -289,8 +293,9 @@ _STANDARD_TAGS = {
 class _Builder:
     """Turns a composed node tree into YMap/YSeq/scalars, enforcing the safety limits."""
 
-    def __init__(self, path: str, diagnostics: list[Diagnostic]) -> None:
+    def __init__(self, path: str, diagnostics: list[Diagnostic], origin: str = "") -> None:
         self.path = path
+        self.origin = origin
         self.diagnostics = diagnostics
         self.count = 0
         self.active: set[int] = set()
@@ -356,14 +361,14 @@ class _Builder:
         return value
 
     def _sequence(self, node: SequenceNode) -> YSeq:
-        seq = YSeq(pos=_span(node))
+        seq = YSeq(pos=_span(node, self.origin))
         for item in node.value:
             seq.append(self.build(item))
-            seq.item_pos.append(_span(item))
+            seq.item_pos.append(_span(item, self.origin))
         return seq
 
     def _mapping(self, node: MappingNode) -> YMap:
-        out = YMap(pos=_span(node))
+        out = YMap(pos=_span(node, self.origin))
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
                 self.diagnostics.append(
@@ -371,7 +376,7 @@ class _Builder:
                         "E107",
                         "keys must be plain names",
                         self.path,
-                        _span(key_node),
+                        _span(key_node, self.origin),
                         help="write the key as a word such as `kernel`",
                     )
                 )
@@ -384,13 +389,13 @@ class _Builder:
                         "E102",
                         f"duplicate key `{key}`",
                         self.path,
-                        _span(key_node),
+                        _span(key_node, self.origin),
                         notes=(f"first given at line {first.line}, column {first.col}",),
                         help="YAML keeps only one of them; remove the other",
                     )
                 )
                 continue
             out[key] = self.build(value_node)
-            out.key_pos[key] = _span(key_node)
-            out.value_pos[key] = _span(value_node)
+            out.key_pos[key] = _span(key_node, self.origin)
+            out.value_pos[key] = _span(value_node, self.origin)
         return out

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from archc.errors import Diagnostic, SpecError
 from archc.layers import Layer
-from archc.layers.base import Name, PositiveInt
+from archc.layers.base import LayerPath, Name, PositiveInt
 from archc.load import Document, YMap, YSeq
 
 # A discriminated union over every registered layer kind (built from the registry, so a new
@@ -41,7 +41,7 @@ class Spec(BaseModel):
     description: str = ""
     input: InputSpec
     layers: Annotated[list[LayerSpec], Field(min_length=1)]
-    outputs: list[Name] | None = Field(
+    outputs: list[LayerPath] | None = Field(
         default=None, description="Layers whose outputs the network returns (default: the last)"
     )
 

@@ -1,336 +1,265 @@
 """Emit a standalone, readable PyTorch module (Python source) from an analysed graph.
 
-The source is built as a list of lines and joined once. Spec text never reaches the output
-verbatim: names pass `ident` (Python's identifier rules and keyword list, plus a namespace that
-refuses duplicates), values pass `lit` (ints, floats, bools and tuples of them, or a fixed set
-of option words), and the description becomes comment text stripped of control characters.
-The same graph always gives byte-identical source.
+The graph's dotted layer names and the expand stage's block instances give a tree of scopes:
+the network, each block instance, each repeated stack. Every scope becomes what a person would
+write for it: a block instance an `nn.Module` class of its own (instances with the same
+structure share one class), a repeated stack an `nn.Sequential` of instances, a block of unnamed
+layers in a chain an `nn.Sequential` of modules. State dict keys therefore follow the layer
+names (``layer2.0.conv1.weight``), as in torchvision.
 
-Each layer kind has one entry in `MODULES` (its ``nn`` constructor, or none) and, where its
-forward step is not a plain module call, one in `CALLS`.
+Source is built as lists of lines and joined once; the same graph always gives the same bytes.
 """
 
 from __future__ import annotations
 
-import builtins
-import keyword
-import math
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from archc.analyse import Graph, Node
-from archc.layers.base import Shape, per_dim
+from archc.emit.codegen import CodegenError, Namespace, comment_text, ident, shape_text
+from archc.emit.layers import has_module, module_expr, sequential_modules, step_expr
+from archc.expand import Instance
+from archc.layers.base import Shape
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_WORDS = frozenset({"same", "nearest", "bilinear"})
-
-
-class CodegenError(Exception):
-    """A value reached the code generator that it must not render (an archc bug)."""
+INDENT = "    "
 
 
-def ident(name: str) -> str:
-    if not isinstance(name, str) or not _IDENT.match(name) or keyword.iskeyword(name):
-        raise CodegenError(f"not a safe identifier: {name!r}")
-    return name
+@dataclass
+class Item:
+    """A member of a scope: one layer, or a nested scope (a block instance or a stack)."""
+
+    name: str  # attribute name within the scope: "conv1", "layer1", "0"
+    output: str  # full name of the value it produces
+    inputs: tuple[str, ...]  # full names of the values it reads
+    shape: Shape
+    node: Node | None = None
+    scope: Scope | None = None
 
 
-class Code(str):
-    """Source text already rendered by this module (by `lit` or `size_lit`)."""
+@dataclass
+class Scope:
+    path: str
+    block: str | None  # block name; None for the network itself
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    repeated: bool = False
+    items: list[Item] = field(default_factory=list)
 
 
-def lit(value: object) -> str:
-    """Render a Python literal; only ints, floats, bools, option words and tuples of them."""
-    if isinstance(value, Code):
-        return value
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise CodegenError(f"not a finite float: {value!r}")
-        return repr(value)
-    if isinstance(value, str) and value in _WORDS:
-        return f'"{value}"'
-    if isinstance(value, (tuple, list)):
-        items = [lit(v) for v in value]
-        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-    raise CodegenError(f"cannot render {value!r} as a literal")
+def scope_tree(graph: Graph) -> Scope:
+    """The network as nested scopes, following the dotted names of its layers.
 
-
-def size_lit(values: tuple[int, ...]) -> Code:
-    """A per-dimension size: one int when all dims agree, else a tuple."""
-    return Code(lit(values[0]) if len(set(values)) == 1 else lit(values))
-
-
-def optional_size(values: tuple[int, ...], default: int) -> Code | None:
-    """`size_lit(values)`, or None (the keyword is left out) when every dim has the default."""
-    return None if all(v == default for v in values) else size_lit(values)
-
-
-def call(fn: str, *args: str, **kwargs: object) -> str:
-    """``fn(a, b, k=v)`` with keyword values rendered by `lit`; None-valued keywords are omitted."""
-    parts = [*args, *(f"{k}={lit(v)}" for k, v in kwargs.items() if v is not None)]
-    return f"{fn}({', '.join(parts)})"
-
-
-def shape_text(shape: Shape) -> str:
-    return "x".join(map(str, shape))
-
-
-# -- per-kind modules ------------------------------------------------------------------------
-
-
-def _rank(node: Node) -> int:
-    return len(node.input_shapes[0]) - 1
-
-
-def _conv(node: Node) -> str:
-    layer, rank = node.layer, _rank(node)
-    k, s, p, d = layer.resolved(node.input_shapes[0])
-    return call(
-        f"nn.Conv{rank}d",
-        lit(node.input_shapes[0][0]),
-        lit(layer.filters),
-        kernel_size=size_lit(k),
-        stride=optional_size(s, 1),
-        padding="same" if layer.padding == "same" else optional_size(p, 0),
-        dilation=optional_size(d, 1),
-        groups=layer.groups if layer.groups != 1 else None,
-        bias=False if not layer.bias else None,
-    )
-
-
-def _conv_transpose(node: Node) -> str:
-    layer, rank = node.layer, _rank(node)
-    k, s, p, op, d = (
-        per_dim(getattr(layer, f), rank, f)
-        for f in ("kernel", "stride", "padding", "output_padding", "dilation")
-    )
-    return call(
-        f"nn.ConvTranspose{rank}d",
-        lit(node.input_shapes[0][0]),
-        lit(layer.filters),
-        kernel_size=size_lit(k),
-        stride=optional_size(s, 1),
-        padding=optional_size(p, 0),
-        output_padding=optional_size(op, 0),
-        groups=layer.groups if layer.groups != 1 else None,
-        bias=False if not layer.bias else None,
-        dilation=optional_size(d, 1),
-    )
-
-
-def _pool(node: Node) -> str:
-    layer, rank = node.layer, _rank(node)
-    mode = "Max" if layer.mode == "max" else "Avg"
-    if layer.adaptive:
-        return call(f"nn.Adaptive{mode}Pool{rank}d", size_lit(layer.adaptive_size(rank)))
-    k = per_dim(layer.kernel, rank, "kernel")
-    s = per_dim(layer.stride if layer.stride is not None else layer.kernel, rank, "stride")
-    p = per_dim(layer.padding, rank, "padding")
-    return call(
-        f"nn.{mode}Pool{rank}d",
-        size_lit(k),
-        stride=None if s == k else size_lit(s),
-        padding=optional_size(p, 0),
-        ceil_mode=True if layer.ceil else None,
-    )
-
-
-def _dense(node: Node) -> str:
-    bias = False if not node.layer.bias else None
-    return call("nn.Linear", lit(node.input_shapes[0][0]), lit(node.layer.units), bias=bias)
-
-
-def _batchnorm(node: Node) -> str:
-    layer = node.layer
-    return call(
-        f"nn.BatchNorm{max(_rank(node), 1)}d",
-        lit(node.input_shapes[0][0]),
-        eps=layer.eps if layer.eps != 1e-5 else None,
-        momentum=layer.momentum if layer.momentum != 0.1 else None,
-    )
-
-
-def _upsample(node: Node) -> str:
-    layer = node.layer
-    size = per_dim(layer.size, _rank(node), "size") if layer.size is not None else None
-    return call(
-        "nn.Upsample",
-        size=size_lit(size) if size else None,
-        scale_factor=layer.scale,
-        mode=layer.mode,
-    )
-
-
-MODULES: dict[str, Callable[[Node], str]] = {
-    "conv": _conv,
-    "conv_transpose": _conv_transpose,
-    "pool": _pool,
-    "dense": _dense,
-    "batchnorm": _batchnorm,
-    "dropout": lambda node: call("nn.Dropout", p=float(node.layer.rate)),
-    "upsample": _upsample,
-}
-
-# Forward expressions for kinds that are not a plain module call; `args` are variable names.
-CALLS: dict[str, Callable[[Node, list[str]], str]] = {
-    "flatten": lambda node, args: f"torch.flatten({args[0]}, 1)",
-    "identity": lambda node, args: args[0],
-    "activation": lambda node, args: activate(node.layer.fn, args[0]),
-    "reshape": lambda node, args: call(
-        f"{args[0]}.reshape", f"{args[0]}.size(0)", *map(lit, node.layer.shape)
-    ),
-    "add": lambda node, args: " + ".join(args),
-    "multiply": lambda node, args: " * ".join(args),
-    "concat": lambda node, args: f"torch.cat([{', '.join(args)}], dim={lit(node.layer.axis + 1)})",
-}
-
-ACTIVATIONS: dict[str, str] = {
-    "relu": "F.relu({})",
-    "relu6": "F.relu6({})",
-    "leaky_relu": "F.leaky_relu({})",
-    "sigmoid": "torch.sigmoid({})",
-    "tanh": "torch.tanh({})",
-    "gelu": "F.gelu({})",
-    "silu": "F.silu({})",
-    "hardswish": "F.hardswish({})",
-    "softmax": "F.softmax({}, dim=1)",
-    "none": "{}",
-}
-
-
-def activate(fn: str, expr: str) -> str:
-    return ACTIVATIONS[fn].format(expr)
-
-
-def has_module(node: Node) -> bool:
-    return node.kind in MODULES
-
-
-def module_expr(node: Node) -> str:
-    try:
-        return MODULES[node.kind](node)
-    except KeyError:
-        raise CodegenError(
-            f"the source emitter has no module for layer kind `{node.kind}`"
-        ) from None
-
-
-def step_expr(node: Node, args: list[str], module: str) -> str:
-    """The forward expression of one node, its activation applied."""
-    if node.kind in MODULES:
-        expr = f"{module}({', '.join(args)})"
-    elif node.kind in CALLS:
-        expr = CALLS[node.kind](node, args)
-    else:
-        raise CodegenError(f"the source emitter has no forward step for `{node.kind}`")
-    return activate(getattr(node.layer, "activation", "none"), expr)
-
-
-# -- the module ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    """One forward statement: ``target = expr  # shape``."""
-
-    node: Node
-    target: str
-    expr: str
-
-
-class Namespace:
-    """Hands out local variable names: refuses keywords, reserved words and duplicates."""
-
-    RESERVED = frozenset({"self", "torch", "nn", "F", "x"}) | frozenset(dir(builtins))
-
-    def __init__(self) -> None:
-        self.used: set[str] = set()
-
-    def name(self, wanted: str) -> str:
-        base = ident(wanted)
-        name, n = base, 1
-        while name in self.used or name in self.RESERVED or keyword.iskeyword(name):
-            name, n = f"{base}_{n}", n + 1
-        self.used.add(name)
-        return name
-
-
-def plan_forward(graph: Graph) -> tuple[list[Step], list[str]]:
-    """Forward statements and returned variables.
-
-    A value lives in `x` when its only use is the very next step (a chain); a value used
-    elsewhere, or later, gets a variable named after its layer.
+    Scopes come from the expand stage's block instances; dotted names written directly in a
+    spec (as `archc expand` prints them) give scopes whose inputs and output are inferred.
     """
-    order = [graph.input_name, *(n.name for n in graph.nodes)]
-    position = {name: i for i, name in enumerate(order)}
-    uses: dict[str, list[int]] = {name: [] for name in order}
+    expansion = graph.spec.source.expansion if graph.spec.source else None
+    instances = {i.path: i for i in expansion.instances} if expansion else {}
+    root = Scope("", None, (graph.input_name,), graph.outputs)
+    scopes = {"": root}
     for node in graph.nodes:
-        for name in node.inputs:
-            uses[name].append(position[node.name])
-    for name in graph.outputs:
-        uses[name].append(len(order))
+        parts = node.name.split(".")
+        parent = root
+        for depth in range(1, len(parts)):
+            path = ".".join(parts[:depth])
+            if path not in scopes:
+                inst = instances.get(path) or _infer_instance(graph, path)
+                scopes[path] = Scope(path, inst.block, inst.inputs, (inst.output,), inst.repeated)
+                parent.items.append(
+                    Item(
+                        parts[depth - 1],
+                        inst.output,
+                        inst.inputs,
+                        graph.shape_of(inst.output),
+                        scope=scopes[path],
+                    )
+                )
+            parent = scopes[path]
+        parent.items.append(Item(parts[-1], node.name, node.inputs, node.shape, node=node))
+    return root
 
-    ns = Namespace()
-    var: dict[str, str] = {}
-    for name in order:
-        chained = len(uses[name]) == 1 and uses[name][0] == position[name] + 1
-        var[name] = "x" if chained else ns.name(name)
 
-    steps = []
-    if var[graph.input_name] != "x":
-        steps.append(Step(None, var[graph.input_name], "x"))
-    for node in graph.nodes:
-        expr = step_expr(node, [var[n] for n in node.inputs], f"self.{ident(node.name)}")
-        steps.append(Step(node, var[node.name], expr))
-    return steps, [var[name] for name in graph.outputs]
-
-
-def comment_text(text: str) -> str:
-    """Spec text made safe for a comment: printable characters on one line."""
-    return "".join(c if c.isprintable() else " " for c in text).strip()
+def _infer_instance(graph: Graph, path: str) -> Instance:
+    """Inputs and output of the layers under `path`, for names written with dots by hand."""
+    inside = [n for n in graph.nodes if n.name.startswith(path + ".")]
+    names = {n.name for n in inside}
+    inputs = tuple(dict.fromkeys(i for n in inside for i in n.inputs if i not in names))
+    read_outside = {i for n in graph.nodes if n.name not in names for i in n.inputs}
+    escaping = [n.name for n in inside if n.name in read_outside or n.name in graph.outputs]
+    if len(escaping) != 1 or len(inputs) < 1:
+        raise CodegenError(
+            f"the layers under `{path}` cannot form one module: other layers read "
+            f"{len(escaping)} of their values (a module returns exactly one)"
+        )
+    children = {n.name[len(path) + 1 :].split(".")[0] for n in inside}
+    block = next((p for p in reversed(path.split(".")) if not p.isdigit()), "block")
+    repeated = (
+        all(c.isdigit() for c in children)
+        and len(inputs) == 1
+        and any("." in n.name[len(path) + 1 :] for n in inside)
+    )
+    return Instance(path, block, (), inputs, escaping[0], repeated=repeated)
 
 
 def to_source(graph: Graph) -> str:
-    """The complete, standalone Python module for `graph`."""
-    cls = ident(graph.name)
-    steps, returns = plan_forward(graph)
-    out_type = (
-        "torch.Tensor"
-        if len(returns) == 1
-        else ("tuple[" + ", ".join(["torch.Tensor"] * len(returns)) + "]")
-    )
-    in_shape = shape_text(graph.input_shape)
+    """The complete, standalone Python module for `graph`: imports only torch."""
+    return _Writer(graph).module()
 
-    lines = [f"# {cls}: generated by archc; needs only PyTorch."]
-    if graph.spec.description:
-        lines.append(f"# {comment_text(graph.spec.description)}")
-    lines += [
-        f"# Input: N x {in_shape}. Parameters: {graph.params:,}. MACs per sample: {graph.macs:,}.",
-        "",
-        "import torch",
-        "import torch.nn.functional as F",
-        "from torch import nn",
-        "",
-        "",
-        f"class {cls}(nn.Module):",
-        "    def __init__(self) -> None:",
-        "        super().__init__()",
-    ]
-    for node in graph.nodes:
-        if has_module(node):
-            lines.append(f"        self.{ident(node.name)} = {module_expr(node)}")
-    lines += ["", f"    def forward(self, x: torch.Tensor) -> {out_type}:"]
-    lines.append(f"        # x: N x {in_shape}")
-    for step in steps:
-        statement = f"        {step.target} = {step.expr}"
-        if step.target == step.expr:
-            continue
-        comment = f"  # {shape_text(step.node.shape)}" if step.node else ""
-        lines.append(statement + comment)
-    lines.append(f"        return {', '.join(returns)}")
-    return "\n".join(lines) + "\n"
+
+class _Writer:
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.classes: list[list[str]] = []  # block classes, each before its first use
+        self.class_of_body: dict[str, str] = {}  # rendered body -> class name
+        self.class_names = Namespace()
+        self.class_names.used.add(ident(graph.name))
+
+    def module(self) -> str:
+        graph = self.graph
+        root = self.class_lines(ident(graph.name), scope_tree(graph))
+        header = [f"# {graph.name}: generated by archc; needs only PyTorch."]
+        if graph.spec.description:
+            header.append(f"# {comment_text(graph.spec.description)}")
+        header += [
+            f"# Input: N x {shape_text(graph.input_shape)}. Parameters: {graph.params:,}. "
+            f"MACs per sample: {graph.macs:,}.",
+            "",
+            "import torch",
+            "import torch.nn.functional as F",
+            "from torch import nn",
+        ]
+        parts = [header, *self.classes, root]
+        return "\n\n\n".join("\n".join(lines) for lines in parts) + "\n"
+
+    # -- classes -----------------------------------------------------------------------------
+
+    def class_lines(self, name: str, scope: Scope) -> list[str]:
+        return [f"class {name}(nn.Module):", *self.body(scope)]
+
+    def body(self, scope: Scope) -> list[str]:
+        init = [f"{INDENT}def __init__(self) -> None:", f"{INDENT * 2}super().__init__()"]
+        for item in scope.items:
+            if item.scope is not None:
+                init.append(_assign(item.name, self.constructor(item.scope)))
+            elif has_module(item.node):
+                init.append(_assign(item.name, module_expr(item.node)))
+        return [*init, "", *self.forward(scope)]
+
+    def constructor(self, scope: Scope) -> str:
+        """The expression that builds a nested scope's module."""
+        if scope.repeated:
+            copies = [self.constructor(item.scope) for item in scope.items]
+            return _sequential(copies)
+        modules = _as_sequential(scope)
+        if modules is not None:
+            return _sequential(modules)
+        body = "\n".join(self.body(scope))
+        if body not in self.class_of_body:
+            name = self.class_names.name(_camel(scope.block))
+            self.class_of_body[body] = name
+            self.classes.append(self.class_lines(name, scope))
+        return f"{self.class_of_body[body]}()"
+
+    # -- forward -----------------------------------------------------------------------------
+
+    def forward(self, scope: Scope) -> list[str]:
+        """The forward method: one statement per item, its output shape as a comment.
+
+        A value lives in `x` when its only use is the very next statement (a chain); a value
+        used elsewhere, or later, gets a variable named after its layer.
+        """
+        producers = [*scope.inputs, *(item.output for item in scope.items)]
+        position = {name: i for i, name in enumerate(producers)}
+        uses: dict[str, list[int]] = {name: [] for name in producers}
+        for k, item in enumerate(scope.items):
+            for name in item.inputs:
+                uses[name].append(len(scope.inputs) + k)
+        end = len(producers)
+        for name in scope.outputs:
+            uses[name].append(end)
+
+        # The first input is always `x`. If it is needed beyond the first statement, it stays
+        # in `x` and the chain runs in `out`, as torchvision's blocks are written.
+        first = scope.inputs[0]
+        chain = "x" if len(uses[first]) == 1 and uses[first][0] == 1 else "out"
+        ns = Namespace()
+        ns.used.add("out")
+        var: dict[str, str] = {first: "x"}
+        names = self.input_names(scope)
+        for name in producers[1:]:
+            chained = len(uses[name]) == 1 and uses[name][0] == position[name] + 1
+            local = names.get(name) or name.rsplit(".", 1)[-1]
+            var[name] = chain if chained else ns.name(local if not local.isdigit() else "y")
+
+        params = ", ".join(f"{var[n]}: torch.Tensor" for n in scope.inputs)
+        returns = [var[n] for n in scope.outputs]
+        out_type = (
+            "torch.Tensor"
+            if len(returns) == 1
+            else ("tuple[" + ", ".join(["torch.Tensor"] * len(returns)) + "]")
+        )
+        lines = [f"{INDENT}def forward(self, {params}) -> {out_type}:"]
+        for item in scope.items:
+            args = [var[n] for n in item.inputs]
+            module = _attribute(item.name)
+            if item.node is not None:
+                expr = step_expr(item.node, args, module)
+            else:
+                expr = f"{module}({', '.join(args)})"
+            target = var[item.output]
+            if expr != target:
+                lines.append(f"{INDENT * 2}{target} = {expr}  # {shape_text(item.shape)}")
+        lines.append(f"{INDENT * 2}return {', '.join(returns)}")
+        return lines
+
+    def input_names(self, scope: Scope) -> dict[str, str]:
+        """Local names of a block's inputs beyond the first, as its definition declares them."""
+        expansion = self.graph.spec.source.expansion if self.graph.spec.source else None
+        block = expansion.blocks.get(scope.block) if expansion and scope.block else None
+        if block is None:
+            return {}
+        declared = block.inputs
+        return dict(zip(scope.inputs[1:], declared[1:]))
+
+
+def _as_sequential(scope: Scope) -> list[str] | None:
+    """Modules of a block of unnamed layers in a chain, if `nn.Sequential` numbers them right.
+
+    Layer k must be child k, so only the last layer may add an activation module.
+    """
+    if len(scope.inputs) != 1 or not scope.items:
+        return None
+    modules: list[str] = []
+    previous = scope.inputs[0]
+    for item in scope.items:
+        node = item.node
+        if node is None or item.name != str(len(modules)) or item.inputs != (previous,):
+            return None
+        parts = sequential_modules(node)
+        if parts is None:
+            return None
+        modules += parts
+        previous = item.output
+    if scope.outputs != (previous,):
+        return None
+    return modules
+
+
+def _sequential(modules: list[str]) -> str:
+    if len(modules) == 1:
+        return f"nn.Sequential({modules[0]})"
+    inner = "".join(f"\n{INDENT * 3}{m}," for m in modules)
+    return f"nn.Sequential({inner}\n{INDENT * 2})"
+
+
+def _attribute(name: str) -> str:
+    """``self.conv1``, or ``getattr(self, "0")`` for a numbered child."""
+    return f"self.{ident(name)}" if not name.isdigit() else f'getattr(self, "{int(name)}")'
+
+
+def _assign(name: str, expr: str) -> str:
+    if name.isdigit():
+        return f'{INDENT * 2}self.add_module("{int(name)}", {expr})'
+    return f"{INDENT * 2}self.{ident(name)} = {expr}"
+
+
+def _camel(name: str | None) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in (name or "block").split("_") if part)

@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from archc.analyse import Graph
-from archc.emit.source import plan_forward, to_source
+from archc.emit.layers import has_module, step_expr
+from archc.emit.source import to_source
 
 
 def to_torch(graph: Graph) -> nn.Module:
@@ -25,7 +26,7 @@ def to_torch(graph: Graph) -> nn.Module:
 
 def module_class(graph: Graph) -> type[nn.Module]:
     source = to_source(graph)
-    namespace: dict = {"__name__": f"archc_generated.{graph.name}"}
+    namespace: dict = {"__name__": f"archc_generated_{graph.name}"}
     exec(compile(source, f"<archc:{graph.name}>", "exec"), namespace)
     return namespace[graph.name]
 
@@ -38,31 +39,35 @@ class ShapeMismatch:
 
 
 def check_shapes(module: nn.Module, graph: Graph, batch: int = 2) -> list[ShapeMismatch]:
-    """Run a random batch step by step and compare every layer's real output shape.
+    """Run a random batch layer by layer and compare every real output shape with the static one.
 
-    The steps are the generated forward's own statements, evaluated one at a time so that each
-    layer's output can be measured; the module's real forward must then agree with them.
+    Each layer's forward step (the same expression the generated forward uses) is evaluated on
+    its submodule, so every layer is measured; the module's own forward must then give the
+    same outputs.
     """
-    steps, returns = plan_forward(graph)
-    env: dict = {"self": module, "torch": torch, "nn": nn, "F": F}
     sample = torch.randn(batch, *graph.input_shape)
-    env["x"] = sample
+    values = {graph.input_name: sample}
     mismatches = []
     module.eval()
     with torch.no_grad():
-        for step in steps:
-            env[step.target] = eval(compile(step.expr, "<archc step>", "eval"), env)
-            if step.node is None:
-                continue
-            real = tuple(env[step.target].shape[1:])
-            if real != step.node.shape or env[step.target].shape[0] != batch:
-                mismatches.append(ShapeMismatch(step.node.name, step.node.shape, real))
-        expected = [env[name] for name in returns]
-        out = module(sample)
-    outs = out if isinstance(out, tuple) else (out,)
-    for name, tensor, reference in zip(graph.outputs, outs, expected):
-        if tensor.shape != reference.shape:
+        for node in graph.nodes:
+            env = {"torch": torch, "F": F, "nn": nn}
+            env.update((f"a{k}", values[name]) for k, name in enumerate(node.inputs))
+            if has_module(node):
+                env["m"] = module.get_submodule(node.name)
+            expr = step_expr(node, [f"a{k}" for k in range(len(node.inputs))], "m")
+            out = eval(compile(expr, "<archc step>", "eval"), env)
+            values[node.name] = out
+            if tuple(out.shape) != (batch, *node.shape):
+                mismatches.append(ShapeMismatch(node.name, node.shape, tuple(out.shape[1:])))
+        result = module(sample)
+    results = result if isinstance(result, tuple) else (result,)
+    for name, real in zip(graph.outputs, results):
+        expected = values.get(name)
+        if expected is None or real.shape != expected.shape or not torch.allclose(real, expected):
             mismatches.append(
-                ShapeMismatch(name, tuple(reference.shape[1:]), tuple(tensor.shape[1:]))
+                ShapeMismatch(
+                    f"{name} (module output)", graph.shape_of(name), tuple(real.shape[1:])
+                )
             )
     return mismatches

@@ -65,6 +65,28 @@ def check_name(value: Any) -> str:
     return value
 
 
+def check_path(value: Any) -> str:
+    """A layer's full name: names joined by dots, as blocks produce (``layer2.0.conv1``).
+
+    Parts after the first may be numbers: the children of a repeated block or of a block whose
+    layers are unnamed, as in ``nn.Sequential``.
+    """
+    if not isinstance(value, str):
+        raise PydanticCustomError("archc_name", "a name must be a string")
+    first, *rest = value.split(".")
+    check_name(first)
+    for part in rest:
+        if not part.isdigit() or not part.isascii():
+            check_name(part)
+    return value
+
+
+LayerPath = Annotated[
+    str,
+    PlainValidator(check_path),
+    WithJsonSchema({"type": "string", "pattern": _IDENTIFIER.pattern}),
+]
+
 Name = Annotated[
     str,
     PlainValidator(check_name),
@@ -158,8 +180,8 @@ class Layer(BaseModel):
     max_inputs: ClassVar[int | None] = 1
 
     type: str
-    name: Name | None = None
-    inputs: Name | list[Name] | None = None
+    name: LayerPath | None = None
+    inputs: LayerPath | list[LayerPath] | None = None
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:

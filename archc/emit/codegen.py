@@ -1,0 +1,94 @@
+"""Safe code writing: identifiers, literals, calls and local names for generated Python.
+
+Spec text never reaches generated code verbatim. Names pass `ident` (Python's identifier rules
+and keyword list) and a `Namespace` that refuses duplicates and reserved words; values pass
+`lit`, which renders only ints, finite floats, bools, a fixed set of option words and tuples of
+them; free text (a description) passes `comment_text`.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+
+from archc.layers.base import Shape
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_WORDS = frozenset({"same", "nearest", "bilinear"})
+
+
+class CodegenError(Exception):
+    """A value reached the code generator that it must not render (an archc bug)."""
+
+
+def ident(name: str) -> str:
+    if not isinstance(name, str) or not _IDENT.match(name) or keyword.iskeyword(name):
+        raise CodegenError(f"not a safe identifier: {name!r}")
+    return name
+
+
+class Code(str):
+    """Source text already rendered by this module (by `lit` or `size_lit`)."""
+
+
+def lit(value: object) -> str:
+    """Render a Python literal; only ints, floats, bools, option words and tuples of them."""
+    if isinstance(value, Code):
+        return value
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise CodegenError(f"not a finite float: {value!r}")
+        return repr(value)
+    if isinstance(value, str) and value in _WORDS:
+        return f'"{value}"'
+    if isinstance(value, (tuple, list)):
+        items = [lit(v) for v in value]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    raise CodegenError(f"cannot render {value!r} as a literal")
+
+
+def size_lit(values: tuple[int, ...]) -> Code:
+    """A per-dimension size: one int when all dims agree, else a tuple."""
+    return Code(lit(values[0]) if len(set(values)) == 1 else lit(values))
+
+
+def optional_size(values: tuple[int, ...], default: int) -> Code | None:
+    """`size_lit(values)`, or None (the keyword is left out) when every dim has the default."""
+    return None if all(v == default for v in values) else size_lit(values)
+
+
+def call(fn: str, *args: str, **kwargs: object) -> str:
+    """``fn(a, b, k=v)`` with keyword values rendered by `lit`; None-valued keywords are omitted."""
+    parts = [*args, *(f"{k}={lit(v)}" for k, v in kwargs.items() if v is not None)]
+    return f"{fn}({', '.join(parts)})"
+
+
+def shape_text(shape: Shape) -> str:
+    return "x".join(map(str, shape))
+
+
+class Namespace:
+    """Hands out local variable names: refuses keywords, reserved words and duplicates."""
+
+    RESERVED = frozenset({"self", "torch", "nn", "F", "x", "out", "super", "tuple"})
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def name(self, wanted: str) -> str:
+        base = ident(wanted)
+        name, n = base, 1
+        while name in self.used or name in self.RESERVED or keyword.iskeyword(name):
+            name, n = f"{base}_{n}", n + 1
+        self.used.add(name)
+        return name
+
+
+def comment_text(text: str) -> str:
+    """Spec text made safe for a comment: printable characters on one line."""
+    return "".join(c if c.isprintable() else " " for c in text).strip()

@@ -1,0 +1,413 @@
+"""archc benchmarks (`make bench`): measured figures next to their targets, ratios from one run.
+
+  a. `archc check architectures/lenet5.yaml` as a whole process vs `python -c "import torch"`
+     (interleaved repetitions; medians), with an import-time breakdown of `archc check`.
+  b. `archc.analyse` on generated sequential chains of 100, 1,000 and 10,000 layers
+     (conv padding same / batchnorm / relu), and separately the load + validate time.
+  c. forward time of `archc.to_torch(lenet5)` vs a hand-written LeNet-5 with the same weights,
+     batch 1 and 256, one thread, eval mode, no_grad (interleaved repetitions; medians).
+
+Machines are shared and noisy: every figure is the median of repeated runs (min shown too), and
+every ratio compares figures measured in this same run. The exit code is 0 even when a target
+is missed: this is a report, and missed targets are printed as MISSED.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LENET = "architectures/lenet5.yaml"
+
+# Measure the working tree: put the repository first on sys.path (as `python -m` does from the
+# repository root), so `import archc` is this checkout's package whatever the install state.
+sys.path.insert(0, str(ROOT))
+
+ROWS: list[tuple[str, str, str, bool | None]] = []  # metric, measured, target, ok (None: info)
+
+
+def row(metric: str, measured: str, target: str = "-", ok: bool | None = None) -> None:
+    ROWS.append((metric, measured, target, ok))
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms"
+
+
+def us(seconds: float) -> str:
+    return f"{seconds * 1e6:.1f} us"
+
+
+def header(title: str) -> None:
+    print(f"\n== {title} " + "=" * max(0, 92 - len(title)))
+
+
+# -- a. CLI process time ---------------------------------------------------------------------
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def _timed(cmd: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited with {proc.returncode}")
+    return elapsed
+
+
+def importtime(cmd_args: list[str], env: dict[str, str]) -> list[tuple[int, str, int]]:
+    """(depth, module, cumulative us) for each line of `python -X importtime ...`."""
+    proc = _run([sys.executable, "-X", "importtime", *cmd_args], env)
+    rows = []
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:"):
+            continue
+        parts = line[len("import time:") :].split("|")
+        if len(parts) != 3 or not parts[1].strip().isdigit():
+            continue  # the header line
+        name = parts[2]
+        depth = (len(name) - len(name.lstrip(" ")) - 1) // 2
+        rows.append((depth, name.strip(), int(parts[1])))
+    return rows
+
+
+def bench_cli(reps: int = 15) -> None:
+    header("a. `archc check` (whole process) vs `python -c 'import torch'` (whole process)")
+    env = dict(os.environ)
+    commands = {
+        "archc check": [sys.executable, "-m", "archc", "check", LENET],
+        "import torch": [sys.executable, "-c", "import torch"],
+        "python -c pass": [sys.executable, "-c", "pass"],
+    }
+    first = _run(commands["archc check"], env)
+    if first.returncode != 0 or not first.stdout.startswith("OK"):
+        raise RuntimeError(f"archc check failed: {first.stdout}{first.stderr}")
+    print(f"archc check prints: {first.stdout.strip()}")
+    for cmd in commands.values():  # warm the page cache and the .pyc files
+        _timed(cmd, env)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    names = list(commands)
+    for i in range(reps):
+        order = names[i % len(names) :] + names[: i % len(names)]  # rotate the order
+        for name in order:
+            times[name].append(_timed(commands[name], env))
+    print(f"{reps} interleaved repetitions each (wall time of the whole process):")
+    for name, values in times.items():
+        print(
+            f"  {name:<16} median {ms(median(values)):>10}   min {ms(min(values)):>10}   "
+            f"max {ms(max(values)):>10}"
+        )
+    check, torch_ = median(times["archc check"]), median(times["import torch"])
+    bare = median(times["python -c pass"])
+    ratio = check / torch_
+    ratio_min = min(times["archc check"]) / min(times["import torch"])
+    print(f"  ratio check / import torch: {ratio:.3f} (medians), {ratio_min:.3f} (mins)")
+    print(f"  interpreter start-up alone (python -c pass): {ms(bare)}")
+    row("a. archc check, whole process (median)", ms(check))
+    row("a. python -c 'import torch' (median)", ms(torch_))
+    row("a. python -c pass (median, start-up floor)", ms(bare))
+    row("a. check / import torch", f"{ratio:.3f}", "<= 0.25", ratio <= 0.25)
+
+    # Where the time of `archc check` goes: -X importtime, median of 3 runs per module.
+    runs = [importtime(["-m", "archc", "check", LENET], env) for _ in range(3)]
+    cumulative: dict[str, list[int]] = {}
+    top: dict[str, list[int]] = {}
+    for rows in runs:
+        for depth, name, cum in rows:
+            cumulative.setdefault(name, []).append(cum)
+            if depth == 0:
+                top.setdefault(name, []).append(cum)
+    total = median([sum(c for d, _, c in rows if d == 0) for rows in runs])
+    print(
+        f"\nimport time of `archc check` (-X importtime, median of 3): total {total / 1e3:.1f} ms"
+    )
+    print("  top-level imports by cumulative time:")
+    for name, values in sorted(top.items(), key=lambda kv: -median(kv[1]))[:5]:
+        print(f"    {name:<32} {median(values) / 1e3:8.1f} ms")
+    print("  notable packages (cumulative, where first imported):")
+    for name in ("archc.analyse", "networkx", "archc.layers", "archc.validate", "pydantic"):
+        if name in cumulative:
+            print(f"    {name:<32} {median(cumulative[name]) / 1e3:8.1f} ms")
+    for name in ("yaml", "graphviz", "torch"):
+        value = (
+            f"{median(cumulative[name]) / 1e3:8.1f} ms"
+            if name in cumulative
+            else "   (not imported)"
+        )
+        print(f"    {name:<32} {value}")
+    row("a. import time inside archc check (median)", f"{total / 1e3:.1f} ms")
+
+
+# -- b. analyse scaling ----------------------------------------------------------------------
+
+CHAIN_LAYERS = (
+    "{type: conv, filters: 8, kernel: 3, padding: same}",
+    "{type: batchnorm}",
+    "{type: activation, fn: relu}",
+)
+
+
+def chain_text(n: int) -> str:
+    """A sequential spec of `n` layers that keeps every shape valid (8x16x16 throughout)."""
+    lines = [
+        "archc: 1",
+        f"name: Chain{n}",
+        "input: {shape: [8, 16, 16]}",
+        "layers:",
+        *(f"  - {CHAIN_LAYERS[i % 3]}" for i in range(n)),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def chain_data(n: int) -> dict:
+    kinds = (
+        {"type": "conv", "filters": 8, "kernel": 3, "padding": "same"},
+        {"type": "batchnorm"},
+        {"type": "activation", "fn": "relu"},
+    )
+    layers = [dict(kinds[i % 3], name=f"l{i}") for i in range(n)]
+    return {"archc": 1, "name": f"Chain{n}", "input": {"shape": [8, 16, 16]}, "layers": layers}
+
+
+def repeat(fn: Callable[[], object], reps: int) -> list[float]:
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def bench_analyse() -> None:
+    header("b. archc.analyse on sequential chains (conv same / batchnorm / relu)")
+    import archc
+    from archc.errors import SpecError
+
+    load_mod = importlib.import_module("archc.load")
+    expand_mod = importlib.import_module("archc.expand")
+    validate_mod = importlib.import_module("archc.validate")
+
+    sizes = (100, 1_000, 10_000)
+    reps = {100: 15, 1_000: 9, 10_000: 5}
+    load_reps = {100: 7, 1_000: 5, 10_000: 3}
+    analyse_gc: dict[int, float] = {}
+    analyse_nogc: dict[int, float] = {}
+    print(
+        f"{'layers':>7} | {'YAML bytes':>10} | {'parse':>10} | {'validate':>10} | "
+        f"{'loads()':>10} | {'analyse':>10} | {'min':>10} | {'per layer':>10} | "
+        f"{'analyse, gc off':>15}"
+    )
+    for n in sizes:
+        text = chain_text(n)
+        try:
+            spec = archc.loads(text)
+            source = "loads"
+        except SpecError as exc:  # a size limit of the loader: build the Spec directly
+            print(f"  loads() refused {n} layers ({exc}); building the Spec directly")
+            spec = validate_mod.Spec.model_validate(chain_data(n))
+            source = "Spec"
+        if source == "loads":
+            parse, validate, total = [], [], []
+            for _ in range(load_reps[n]):
+                t0 = time.perf_counter()
+                doc = load_mod.loads(text)
+                t1 = time.perf_counter()
+                validate_mod.validate(expand_mod.expand(doc))
+                t2 = time.perf_counter()
+                archc.loads(text)
+                t3 = time.perf_counter()
+                parse.append(t1 - t0)
+                validate.append(t2 - t1)
+                total.append(t3 - t2)
+            load_cells = [ms(median(parse)), ms(median(validate)), ms(median(total))]
+            row(f"b. loads() (parse + validate), {n:,} layers", ms(median(total)))
+        else:
+            data = chain_data(n)
+            validate = repeat(lambda data=data: validate_mod.Spec.model_validate(data), 3)
+            load_cells = ["-", ms(median(validate)), "-"]
+        assert len(archc.analyse(spec).nodes) == n
+        archc.analyse(spec)  # warm-up
+        with_gc = repeat(lambda spec=spec: archc.analyse(spec), reps[n])
+        gc.collect()
+        gc.disable()
+        try:
+            without_gc = repeat(lambda spec=spec: archc.analyse(spec), reps[n])
+        finally:
+            gc.enable()
+        analyse_gc[n], analyse_nogc[n] = median(with_gc), median(without_gc)
+        print(
+            f"{n:>7,} | {len(text):>10,} | {load_cells[0]:>10} | {load_cells[1]:>10} | "
+            f"{load_cells[2]:>10} | {ms(analyse_gc[n]):>10} | {ms(min(with_gc)):>10} | "
+            f"{us(analyse_gc[n] / n):>10} | {ms(analyse_nogc[n]):>15}"
+        )
+        if n == 10_000:
+            t = analyse_gc[n]
+            row(f"b. analyse, {n:,} layers (median)", ms(t), "< 1000 ms", t < 1.0)
+        else:
+            row(f"b. analyse, {n:,} layers (median)", ms(analyse_gc[n]))
+        row(f"b. analyse per layer, {n:,} layers", us(analyse_gc[n] / n))
+        del spec
+        gc.collect()
+    r_hi = analyse_gc[10_000] / analyse_gc[1_000]
+    r_lo = analyse_gc[1_000] / analyse_gc[100]
+    r_hi_nogc = analyse_nogc[10_000] / analyse_nogc[1_000]
+    r_lo_nogc = analyse_nogc[1_000] / analyse_nogc[100]
+    print(f"t(10k)/t(1k) = {r_hi:.1f}   t(1k)/t(100) = {r_lo:.1f}   (~10 means linear)")
+    print(f"with the garbage collector off: {r_hi_nogc:.1f} and {r_lo_nogc:.1f}")
+    row("b. t(10k) / t(1k)", f"{r_hi:.1f}", "~10 (<= 15)", r_hi <= 15)
+    row("b. t(1k) / t(100)", f"{r_lo:.1f}", "~10 (<= 15)", r_lo <= 15)
+    row("b. t(10k) / t(1k), gc disabled (diagnostic)", f"{r_hi_nogc:.1f}")
+
+
+# -- c. forward time ---------------------------------------------------------------------------
+
+
+def hand_lenet5():  # -> nn.Module
+    from torch import nn
+    from torch.nn import functional as F
+
+    class LeNet5(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 6, 5)
+            self.pool1 = nn.AvgPool2d(2)
+            self.conv2 = nn.Conv2d(6, 16, 5)
+            self.pool2 = nn.AvgPool2d(2)
+            self.fc1 = nn.Linear(400, 120)
+            self.fc2 = nn.Linear(120, 84)
+            self.fc3 = nn.Linear(84, 10)
+
+        def forward(self, x):
+            x = self.pool1(F.relu(self.conv1(x)))
+            x = self.pool2(F.relu(self.conv2(x)))
+            x = x.flatten(1)
+            x = F.relu(self.fc1(x))
+            x = F.relu(self.fc2(x))
+            return F.softmax(self.fc3(x), dim=1)
+
+    return LeNet5()
+
+
+def bench_forward(samples: int = 41, sample_seconds: float = 0.02) -> None:
+    header("c. forward: archc.to_torch(lenet5) vs hand-written LeNet-5 (same weights)")
+    import torch
+
+    import archc
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    generated = archc.to_torch(archc.load(ROOT / LENET))
+    hand = hand_lenet5()
+    gen_state, hand_keys = generated.state_dict(), list(hand.state_dict())
+    if [v.shape for v in gen_state.values()] != [v.shape for v in hand.state_dict().values()]:
+        raise RuntimeError("the hand-written LeNet-5's parameters do not match archc's")
+    hand.load_state_dict(dict(zip(hand_keys, gen_state.values())))
+    generated.eval()
+    hand.eval()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread")
+
+    def per_call(model, x, loops: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            model(x)
+        return (time.perf_counter() - t0) / loops
+
+    with torch.no_grad():
+        for batch in (1, 256):
+            x = torch.randn(batch, 1, 32, 32)
+            out_gen, out_hand = generated(x), hand(x)
+            equal = torch.equal(out_gen, out_hand)
+            if not equal and not torch.allclose(out_gen, out_hand, rtol=1e-5, atol=1e-7):
+                raise RuntimeError(f"outputs differ at batch {batch}")
+            for _ in range(20):  # warm-up
+                generated(x)
+                hand(x)
+            loops = max(1, round(sample_seconds / per_call(hand, x, 10)))
+            t_gen, t_hand = [], []
+            for i in range(samples):
+                if i % 2:
+                    t_gen.append(per_call(generated, x, loops))
+                    t_hand.append(per_call(hand, x, loops))
+                else:
+                    t_hand.append(per_call(hand, x, loops))
+                    t_gen.append(per_call(generated, x, loops))
+            ratio = median(t_gen) / median(t_hand)
+            pair = median([g / h for g, h in zip(t_gen, t_hand)])
+            print(
+                f"batch {batch:>3}: outputs {'identical' if equal else 'allclose'}; "
+                f"{samples} interleaved samples x {loops} calls\n"
+                f"  archc.to_torch  median {us(median(t_gen)):>12}   min {us(min(t_gen)):>12}\n"
+                f"  hand-written    median {us(median(t_hand)):>12}   min {us(min(t_hand)):>12}\n"
+                f"  ratio {ratio:.3f} (medians), {min(t_gen) / min(t_hand):.3f} (mins), "
+                f"{pair:.3f} (median of paired ratios)"
+            )
+            row(f"c. forward batch {batch}, archc.to_torch (median)", us(median(t_gen)))
+            row(f"c. forward batch {batch}, hand-written (median)", us(median(t_hand)))
+            row(
+                f"c. forward batch {batch}, to_torch / hand",
+                f"{ratio:.3f}",
+                "<= 1.02",
+                ratio <= 1.02,
+            )
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def report() -> None:
+    header("summary")
+    width = max(len(r[0]) for r in ROWS)
+    mwidth = max(len("measured"), *(len(r[1]) for r in ROWS))
+    twidth = max(len("target"), *(len(r[2]) for r in ROWS))
+    print(f"{'metric':<{width}} | {'measured':>{mwidth}} | {'target':<{twidth}} | ok?")
+    print(f"{'-' * width}-+-{'-' * mwidth}-+-{'-' * twidth}-+-------")
+    for metric, measured, target, ok in ROWS:
+        verdict = "-" if ok is None else "ok" if ok else "MISSED"
+        print(f"{metric:<{width}} | {measured:>{mwidth}} | {target:<{twidth}} | {verdict}")
+    missed = [r for r in ROWS if r[3] is False]
+    checked = [r for r in ROWS if r[3] is not None]
+    print()
+    if missed:
+        for metric, measured, target, _ in missed:
+            print(f"MISSED: {metric}: {measured} (target {target})")
+        print(f"MISSED {len(missed)} of {len(checked)} targets")
+    else:
+        print(f"all {len(checked)} targets met")
+
+
+def main() -> int:
+    start = time.perf_counter()
+    print(
+        f"archc benchmarks: python {sys.version.split()[0]} ({sys.executable}), "
+        f"{os.cpu_count()} CPUs, {ROOT}"
+    )
+    for part in (bench_cli, bench_analyse, bench_forward):
+        try:
+            part()
+        except Exception as exc:  # report the failure, keep the other parts' figures
+            print(f"\n{part.__name__} FAILED: {type(exc).__name__}: {exc}")
+            row(f"{part.__name__}", "FAILED", "runs", False)
+    report()
+    print(f"\ntotal benchmark time {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
