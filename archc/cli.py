@@ -154,7 +154,7 @@ def cmd_expand(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from archc.validate import json_schema
+    from archc.schema import json_schema
 
     print(json.dumps(json_schema(), indent=2))
     return EXIT_OK

@@ -13,6 +13,51 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
+# Every error code archc reports, with its title. docs/errors.md shows an example of each;
+# tests/test_error_codes.py keeps the two and the source in step.
+CODES: dict[str, str] = {
+    # command line and files (exit code 2)
+    "E001": "the spec file cannot be read (missing, a directory, no permission)",
+    "E002": "the spec file is larger than the size limit",
+    "E003": "an output file cannot be written",
+    "E004": "a --set override is malformed or names no key of the spec",
+    # YAML (exit code 1)
+    "E100": "YAML syntax error",
+    "E101": "the file is not UTF-8 text",
+    "E102": "duplicate key in a mapping",
+    "E103": "YAML tag not allowed (archc reads plain data only)",
+    "E105": "the spec is empty or not a mapping",
+    "E106": "a safety limit was exceeded (nesting, aliases, node count, number size)",
+    "E107": "a mapping key is not a plain name",
+    # spec structure and values
+    "E201": "unknown key",
+    "E202": "missing required key",
+    "E203": "unknown layer type",
+    "E204": "invalid value",
+    "E205": "unknown block parameter",
+    "E206": "invalid block or parameter name",
+    "E207": "a block contains itself",
+    "E210": "an expression cannot be evaluated",
+    # shapes
+    "E301": "the layer cannot take this input",
+    "E302": "a window does not fit its input (the size would drop below 1)",
+    "E303": "options that do not work together",
+    "E304": "channels not divisible by groups",
+    "E305": "the input has the wrong number of dimensions for this layer",
+    "E306": "reshape to a different number of values",
+    "E310": "element-wise merge of different shapes",
+    "E311": "concat of shapes that differ outside the concat axis",
+    # graph
+    "E401": "duplicate layer name",
+    "E402": "unknown layer name in inputs or outputs",
+    "E403": "wrong number of inputs",
+    "E404": "the layers form a cycle",
+    "E405": "a layer's output is never used",
+    # budgets
+    "E501": "an activation is larger than the activation budget",
+    "E502": "the network has more parameters than the parameter budget",
+}
+
 
 @dataclass(frozen=True, order=True)
 class Pos:

@@ -72,6 +72,7 @@ class Expansion:
 
     blocks: dict[str, Block] = field(default_factory=dict)
     instances: tuple[Instance, ...] = ()
+    vars: dict[str, Any] = field(default_factory=dict)  # resolved values
 
 
 def expand(doc: Document, overrides: Sequence[str] = ()) -> Document:
@@ -230,7 +231,9 @@ class _Expander:
                 out["outputs"] = outputs
         if self.diagnostics:
             raise SpecError(self.diagnostics, self.doc.text)
-        expansion = Expansion(self.blocks, tuple(self.instances))
+        expansion = Expansion(
+            self.blocks, tuple(self.instances), {name: self.vars[name] for name in self.vars.raw}
+        )
         return Document(self.doc.path, self.doc.text, out, (), expansion)
 
     def input_name(self) -> str:

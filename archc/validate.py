@@ -221,11 +221,3 @@ def _fields_at(path: tuple, data: Any) -> list[str]:
 def _did_you_mean(word: str, options: list[str], what: str) -> str | None:
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else None
-
-
-def json_schema() -> dict:
-    """JSON Schema of the spec format, for editors."""
-    schema = Spec.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "archc spec"
-    return schema

@@ -15,7 +15,7 @@ import re
 from archc.layers.base import Shape
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_WORDS = frozenset({"same", "nearest", "bilinear"})
+_WORDS = frozenset({"same", "valid", "nearest", "bilinear"})
 
 
 class CodegenError(Exception):
@@ -92,3 +92,49 @@ class Namespace:
 def comment_text(text: str) -> str:
     """Spec text made safe for a comment: printable characters on one line."""
     return "".join(c if c.isprintable() else " " for c in text).strip()
+
+
+def wrap(line: str, width: int = 99) -> str:
+    """Break a too-long ``prefix(arg, ...)suffix`` line the way black would.
+
+    The arguments go on one indented line if they fit, else one per line with a trailing comma.
+    Lines that already span several lines, or have no call, are returned unchanged.
+    """
+    if len(line) <= width or "\n" in line or "(" not in line:
+        return line
+    start = line.index("(")
+    depth, end = 0, -1
+    for i in range(start, len(line)):
+        depth += {"(": 1, ")": -1}.get(line[i], 0)
+        if depth == 0:
+            end = i
+            break
+    if end < 0:
+        return line
+    indent = " " * (len(line) - len(line.lstrip()))
+    inner = indent + "    "
+    args = _split_args(line[start + 1 : end])
+    head, tail = line[: start + 1], indent + line[end:]
+    one = inner + ", ".join(args)
+    if len(one) <= width:
+        return "\n".join([head, one, tail])
+    return "\n".join([head, *(f"{inner}{a}," for a in args), tail])
+
+
+def _split_args(text: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    if current.strip():
+        parts.append(current.strip())
+    return parts
+
+
+def wrap_lines(lines: list[str]) -> list[str]:
+    """`wrap` applied to every physical line."""
+    return [wrap(physical) for line in lines for physical in line.split("\n")]

@@ -89,8 +89,10 @@ COLORS: dict[str, str] = {
 
 def label(node: Node) -> str:
     """An HTML-like label: name in bold, then type, hyper-parameters, activation and params."""
-    lines = [f"<b>{html.escape(node.name.rsplit('.', 1)[-1])}</b>"]
-    lines.append(html.escape(node.kind))
+    short = node.name.rsplit(".", 1)[-1]
+    lines = [f"<b>{html.escape(short)}</b>"]
+    if short != node.kind:
+        lines.append(html.escape(node.kind))
     lines += [html.escape(text) for text in DETAILS.get(node.kind, lambda n: [])(node)]
     activation = getattr(node.layer, "activation", "none")
     if activation != "none":

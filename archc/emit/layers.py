@@ -10,102 +10,93 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from archc.analyse import Node
-from archc.emit.codegen import CodegenError, call, lit, optional_size, size_lit
-from archc.layers.base import per_dim
+from archc.emit.codegen import Code, CodegenError, call, lit
 
 # -- per-kind modules ------------------------------------------------------------------------
 
 
-def _rank(node: Node) -> int:
-    return len(node.input_shapes[0]) - 1
+class Args:
+    """What a module constructor needs to know about one layer, as code.
+
+    `code(field)` is the rendered value of a field the spec writes, or None for a field left
+    at its default (so the generated call leaves it out, as a person would). Structural
+    choices (pool mode, global or adaptive pooling) are read from the concrete `layer`.
+    """
+
+    def __init__(self, node: Node) -> None:
+        self.layer = node.layer
+        self.rank = len(node.input_shapes[0]) - 1
+        self.in_channels = Code(lit(node.input_shapes[0][0]))
+
+    def code(self, field: str) -> Code | None:
+        if field not in self.layer.model_fields_set:
+            return None
+        return value_code(getattr(self.layer, field))
+
+    def need(self, field: str) -> Code:
+        return self.code(field) or value_code(getattr(self.layer, field))
 
 
-def _conv(node: Node) -> str:
-    layer, rank = node.layer, _rank(node)
-    k, s, p, d = layer.resolved(node.input_shapes[0])
+def value_code(value: object) -> Code:
+    """A field value as code; a one-element size list means the same size in every dim."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return Code(lit(value))
+
+
+def _conv(a: Args) -> str:
     return call(
-        f"nn.Conv{rank}d",
-        lit(node.input_shapes[0][0]),
-        lit(layer.filters),
-        kernel_size=size_lit(k),
-        stride=optional_size(s, 1),
-        padding="same" if layer.padding == "same" else optional_size(p, 0),
-        dilation=optional_size(d, 1),
-        groups=layer.groups if layer.groups != 1 else None,
-        bias=False if not layer.bias else None,
-    )
+        f"nn.Conv{a.rank}d", a.in_channels, a.need("filters"),
+        kernel_size=a.need("kernel"), stride=a.code("stride"), padding=a.code("padding"),
+        dilation=a.code("dilation"), groups=a.code("groups"), bias=a.code("bias"),
+    )  # fmt: skip
 
 
-def _conv_transpose(node: Node) -> str:
-    layer, rank = node.layer, _rank(node)
-    k, s, p, op, d = (
-        per_dim(getattr(layer, f), rank, f)
-        for f in ("kernel", "stride", "padding", "output_padding", "dilation")
-    )
+def _conv_transpose(a: Args) -> str:
     return call(
-        f"nn.ConvTranspose{rank}d",
-        lit(node.input_shapes[0][0]),
-        lit(layer.filters),
-        kernel_size=size_lit(k),
-        stride=optional_size(s, 1),
-        padding=optional_size(p, 0),
-        output_padding=optional_size(op, 0),
-        groups=layer.groups if layer.groups != 1 else None,
-        bias=False if not layer.bias else None,
-        dilation=optional_size(d, 1),
-    )
+        f"nn.ConvTranspose{a.rank}d", a.in_channels, a.need("filters"),
+        kernel_size=a.need("kernel"), stride=a.code("stride"), padding=a.code("padding"),
+        output_padding=a.code("output_padding"), groups=a.code("groups"), bias=a.code("bias"),
+        dilation=a.code("dilation"),
+    )  # fmt: skip
 
 
-def _pool(node: Node) -> str:
-    layer, rank = node.layer, _rank(node)
-    mode = "Max" if layer.mode == "max" else "Avg"
-    if layer.adaptive:
-        return call(f"nn.Adaptive{mode}Pool{rank}d", size_lit(layer.adaptive_size(rank)))
-    k = per_dim(layer.kernel, rank, "kernel")
-    s = per_dim(layer.stride if layer.stride is not None else layer.kernel, rank, "stride")
-    p = per_dim(layer.padding, rank, "padding")
+def _pool(a: Args) -> str:
+    mode = "Max" if a.layer.mode == "max" else "Avg"
+    if a.layer.kernel == "global":
+        return call(f"nn.Adaptive{mode}Pool{a.rank}d", "1")
+    if a.layer.output is not None:
+        return call(f"nn.Adaptive{mode}Pool{a.rank}d", a.need("output"))
     return call(
-        f"nn.{mode}Pool{rank}d",
-        size_lit(k),
-        stride=None if s == k else size_lit(s),
-        padding=optional_size(p, 0),
-        ceil_mode=True if layer.ceil else None,
-    )
+        f"nn.{mode}Pool{a.rank}d", a.need("kernel"),
+        stride=a.code("stride"), padding=a.code("padding"), ceil_mode=a.code("ceil"),
+    )  # fmt: skip
 
 
-def _dense(node: Node) -> str:
-    bias = False if not node.layer.bias else None
-    return call("nn.Linear", lit(node.input_shapes[0][0]), lit(node.layer.units), bias=bias)
+def _dense(a: Args) -> str:
+    return call("nn.Linear", a.in_channels, a.need("units"), bias=a.code("bias"))
 
 
-def _batchnorm(node: Node) -> str:
-    layer = node.layer
+def _batchnorm(a: Args) -> str:
     return call(
-        f"nn.BatchNorm{max(_rank(node), 1)}d",
-        lit(node.input_shapes[0][0]),
-        eps=layer.eps if layer.eps != 1e-5 else None,
-        momentum=layer.momentum if layer.momentum != 0.1 else None,
-    )
+        f"nn.BatchNorm{max(a.rank, 1)}d", a.in_channels, eps=a.code("eps"),
+        momentum=a.code("momentum"),
+    )  # fmt: skip
 
 
-def _upsample(node: Node) -> str:
-    layer = node.layer
-    size = per_dim(layer.size, _rank(node), "size") if layer.size is not None else None
+def _upsample(a: Args) -> str:
     return call(
-        "nn.Upsample",
-        size=size_lit(size) if size else None,
-        scale_factor=layer.scale,
-        mode=layer.mode,
+        "nn.Upsample", size=a.code("size"), scale_factor=a.code("scale"), mode=a.code("mode")
     )
 
 
-MODULES: dict[str, Callable[[Node], str]] = {
+MODULES: dict[str, Callable[[Args], str]] = {
     "conv": _conv,
     "conv_transpose": _conv_transpose,
     "pool": _pool,
     "dense": _dense,
     "batchnorm": _batchnorm,
-    "dropout": lambda node: call("nn.Dropout", p=float(node.layer.rate)),
+    "dropout": lambda a: call("nn.Dropout", p=a.code("rate")),
     "upsample": _upsample,
 }
 
@@ -166,7 +157,7 @@ def activation_of(node: Node) -> str:
 def sequential_modules(node: Node) -> list[str] | None:
     """The modules one layer contributes to an `nn.Sequential`, or None if it cannot."""
     if node.kind in MODULES:
-        modules = [MODULES[node.kind](node)]
+        modules = [module_expr(node)]
     elif node.kind in SEQUENTIAL_MODULES:
         modules = [SEQUENTIAL_MODULES[node.kind](node)]
     else:
@@ -180,9 +171,10 @@ def has_module(node: Node) -> bool:
     return node.kind in MODULES
 
 
-def module_expr(node: Node) -> str:
+def module_expr(node: Node, args: Args | None = None) -> str:
+    """The module constructor of `node` (values from `args`, concrete by default)."""
     try:
-        return MODULES[node.kind](node)
+        return MODULES[node.kind](args or Args(node))
     except KeyError:
         raise CodegenError(
             f"the source emitter has no module for layer kind `{node.kind}`"

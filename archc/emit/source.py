@@ -12,10 +12,13 @@ Source is built as lists of lines and joined once; the same graph always gives t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from archc.analyse import Graph, Node
-from archc.emit.codegen import CodegenError, Namespace, comment_text, ident, shape_text
+from archc.emit.blocks import BlockClasses
+from archc.emit.codegen import CodegenError, Namespace, comment_text, ident, shape_text, wrap_lines
 from archc.emit.layers import has_module, module_expr, sequential_modules, step_expr
 from archc.expand import Instance
 from archc.layers.base import Shape
@@ -111,6 +114,10 @@ class _Writer:
         self.class_of_body: dict[str, str] = {}  # rendered body -> class name
         self.class_names = Namespace()
         self.class_names.used.add(ident(graph.name))
+        expansion = graph.spec.source.expansion if graph.spec.source else None
+        self.blocks = (
+            BlockClasses(graph, expansion, self.class_names, self.classes) if expansion else None
+        )
 
     def module(self) -> str:
         graph = self.graph
@@ -132,7 +139,7 @@ class _Writer:
     # -- classes -----------------------------------------------------------------------------
 
     def class_lines(self, name: str, scope: Scope) -> list[str]:
-        return [f"class {name}(nn.Module):", *self.body(scope)]
+        return [f"class {name}(nn.Module):", *wrap_lines(self.body(scope))]
 
     def body(self, scope: Scope) -> list[str]:
         init = [f"{INDENT}def __init__(self) -> None:", f"{INDENT * 2}super().__init__()"]
@@ -147,10 +154,14 @@ class _Writer:
         """The expression that builds a nested scope's module."""
         if scope.repeated:
             copies = [self.constructor(item.scope) for item in scope.items]
-            return _sequential(copies)
-        modules = _as_sequential(scope)
+            return sequential(copies)
+        modules = self.as_sequential(scope)
         if modules is not None:
-            return _sequential(modules)
+            return sequential(modules)
+        if self.blocks and scope.path in self.blocks.by_path:
+            call = self.blocks.call(self.blocks.by_path[scope.path])
+            if call is not None:
+                return call
         body = "\n".join(self.body(scope))
         if body not in self.class_of_body:
             name = self.class_names.name(_camel(scope.block))
@@ -160,55 +171,40 @@ class _Writer:
 
     # -- forward -----------------------------------------------------------------------------
 
-    def forward(self, scope: Scope) -> list[str]:
-        """The forward method: one statement per item, its output shape as a comment.
+    def as_sequential(self, scope: Scope) -> list[str] | None:
+        """Modules of a block of unnamed layers in a chain, if `nn.Sequential` numbers them right.
 
-        A value lives in `x` when its only use is the very next statement (a chain); a value
-        used elsewhere, or later, gets a variable named after its layer.
+        Child k must be module k, so only the last layer may add an activation module.
         """
-        producers = [*scope.inputs, *(item.output for item in scope.items)]
-        position = {name: i for i, name in enumerate(producers)}
-        uses: dict[str, list[int]] = {name: [] for name in producers}
-        for k, item in enumerate(scope.items):
-            for name in item.inputs:
-                uses[name].append(len(scope.inputs) + k)
-        end = len(producers)
-        for name in scope.outputs:
-            uses[name].append(end)
-
-        # The first input is always `x`. If it is needed beyond the first statement, it stays
-        # in `x` and the chain runs in `out`, as torchvision's blocks are written.
-        first = scope.inputs[0]
-        chain = "x" if len(uses[first]) == 1 and uses[first][0] == 1 else "out"
-        ns = Namespace()
-        ns.used.add("out")
-        var: dict[str, str] = {first: "x"}
-        names = self.input_names(scope)
-        for name in producers[1:]:
-            chained = len(uses[name]) == 1 and uses[name][0] == position[name] + 1
-            local = names.get(name) or name.rsplit(".", 1)[-1]
-            var[name] = chain if chained else ns.name(local if not local.isdigit() else "y")
-
-        params = ", ".join(f"{var[n]}: torch.Tensor" for n in scope.inputs)
-        returns = [var[n] for n in scope.outputs]
-        out_type = (
-            "torch.Tensor"
-            if len(returns) == 1
-            else ("tuple[" + ", ".join(["torch.Tensor"] * len(returns)) + "]")
-        )
-        lines = [f"{INDENT}def forward(self, {params}) -> {out_type}:"]
+        if len(scope.inputs) != 1 or not scope.items:
+            return None
+        modules: list[str] = []
+        previous = scope.inputs[0]
         for item in scope.items:
-            args = [var[n] for n in item.inputs]
+            if item.name != str(len(modules)) or item.inputs != (previous,):
+                return None
+            if item.scope is not None:
+                parts = [self.constructor(item.scope)]
+            else:
+                parts = sequential_modules(item.node)
+            if parts is None:
+                return None
+            modules += parts
+            previous = item.output
+        if scope.outputs != (previous,):
+            return None
+        return modules
+
+    def forward(self, scope: Scope) -> list[str]:
+        statements = []
+        for item in scope.items:
             module = _attribute(item.name)
             if item.node is not None:
-                expr = step_expr(item.node, args, module)
+                render = partial(step_expr, item.node, module=module)
             else:
-                expr = f"{module}({', '.join(args)})"
-            target = var[item.output]
-            if expr != target:
-                lines.append(f"{INDENT * 2}{target} = {expr}  # {shape_text(item.shape)}")
-        lines.append(f"{INDENT * 2}return {', '.join(returns)}")
-        return lines
+                render = partial(_call, module)
+            statements.append(Statement(item.output, item.inputs, render, shape_text(item.shape)))
+        return forward_lines(scope.inputs, statements, scope.outputs, self.input_names(scope))
 
     def input_names(self, scope: Scope) -> dict[str, str]:
         """Local names of a block's inputs beyond the first, as its definition declares them."""
@@ -220,34 +216,87 @@ class _Writer:
         return dict(zip(scope.inputs[1:], declared[1:]))
 
 
-def _as_sequential(scope: Scope) -> list[str] | None:
-    """Modules of a block of unnamed layers in a chain, if `nn.Sequential` numbers them right.
+@dataclass(frozen=True)
+class Statement:
+    """One forward statement: the value it defines, the values it reads, its expression."""
 
-    Layer k must be child k, so only the last layer may add an activation module.
+    output: str
+    inputs: tuple[str, ...]
+    render: Callable[[list[str]], str]  # variable names of the inputs -> expression
+    comment: str
+
+
+def forward_lines(
+    inputs: Sequence[str],
+    statements: list[Statement],
+    outputs: Sequence[str],
+    input_names: dict[str, str] | None = None,
+) -> list[str]:
+    """A forward method: one statement per value, its shape (or channels) as a comment.
+
+    A value lives in `x` when its only use is the very next statement (a chain); a value used
+    elsewhere, or later, gets a variable named after its layer. The first input is always
+    `x`; if it is needed beyond the first statement it stays there and the chain runs in
+    `out`, as torchvision's blocks are written.
     """
-    if len(scope.inputs) != 1 or not scope.items:
-        return None
-    modules: list[str] = []
-    previous = scope.inputs[0]
-    for item in scope.items:
-        node = item.node
-        if node is None or item.name != str(len(modules)) or item.inputs != (previous,):
-            return None
-        parts = sequential_modules(node)
-        if parts is None:
-            return None
-        modules += parts
-        previous = item.output
-    if scope.outputs != (previous,):
-        return None
-    return modules
+    producers = [*inputs, *(s.output for s in statements)]
+    position = {name: i for i, name in enumerate(producers)}
+    uses: dict[str, list[int]] = {name: [] for name in producers}
+    for k, statement in enumerate(statements):
+        for name in statement.inputs:
+            uses[name].append(len(inputs) + k)
+    for name in outputs:
+        uses[name].append(len(producers))
+
+    first = inputs[0]
+    chain = "x" if len(uses[first]) == 1 and uses[first][0] == 1 else "out"
+    ns = Namespace()
+    var: dict[str, str] = {first: "x"}
+    for name in producers[1:]:
+        chained = len(uses[name]) == 1 and uses[name][0] == position[name] + 1
+        local = (input_names or {}).get(name) or name.rsplit(".", 1)[-1]
+        var[name] = chain if chained else ns.name(local if not local.isdigit() else "y")
+
+    params = ", ".join(f"{var[n]}: torch.Tensor" for n in inputs)
+    returns = [var[n] for n in outputs]
+    out_type = (
+        "torch.Tensor"
+        if len(returns) == 1
+        else ("tuple[" + ", ".join(["torch.Tensor"] * len(returns)) + "]")
+    )
+    lines = [f"{INDENT}def forward(self, {params}) -> {out_type}:"]
+    for statement in statements:
+        expr = statement.render([var[n] for n in statement.inputs])
+        target = var[statement.output]
+        if expr != target:
+            lines.append(f"{INDENT * 2}{target} = {expr}  # {statement.comment}")
+    lines.append(f"{INDENT * 2}return {', '.join(returns)}")
+    return lines
 
 
-def _sequential(modules: list[str]) -> str:
-    if len(modules) == 1:
+def _call(module: str, args: list[str]) -> str:
+    return f"{module}({', '.join(args)})"
+
+
+def sequential(modules: list[str]) -> str:
+    """``nn.Sequential(...)``, one child per line; multi-line children stay aligned.
+
+    Written at indentation 0: `_assign` indents the continuation lines to where it is used.
+    """
+    if len(modules) == 1 and "\n" not in modules[0]:
         return f"nn.Sequential({modules[0]})"
-    inner = "".join(f"\n{INDENT * 3}{m}," for m in modules)
-    return f"nn.Sequential({inner}\n{INDENT * 2})"
+    inner = "".join("\n" + _indent(f"{m},", INDENT) for m in modules)
+    return f"nn.Sequential({inner}\n)"
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line for line in text.split("\n"))
+
+
+def _continue(text: str, prefix: str) -> str:
+    """Indent every line of `text` but the first (which follows code already on its line)."""
+    first, *rest = text.split("\n")
+    return "\n".join([first, *(prefix + line for line in rest)])
 
 
 def _attribute(name: str) -> str:
@@ -256,6 +305,7 @@ def _attribute(name: str) -> str:
 
 
 def _assign(name: str, expr: str) -> str:
+    expr = _continue(expr, INDENT * 2)
     if name.isdigit():
         return f'{INDENT * 2}self.add_module("{int(name)}", {expr})'
     return f"{INDENT * 2}self.{ident(name)} = {expr}"

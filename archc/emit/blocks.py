@@ -1,0 +1,405 @@
+"""Block definitions as parameterised `nn.Module` classes, written the way a person would.
+
+A block such as ResNet's basic block becomes one class whose ``__init__`` takes the input
+channels and the block's declared parameters, and whose layers are built from the spec's own
+expressions (``nn.Conv2d(in_channels, filters, kernel_size=3, stride=stride, ...)``). Every
+instance is then one call: ``Basic(64, 128, stride=2, project=True)``. Layers switched by
+``when`` become ``... if project else None`` and are skipped in ``forward`` when absent.
+
+Channel counts inside the class are derived symbolically (a conv has ``filters`` channels, a
+concat the sum of its inputs') and checked against every instance's static shapes before the
+class is used. A block that cannot be written this way (a `flatten` inside, an expression
+choosing an activation, a nested `repeat`) falls back to the caller's concrete classes.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+from archc import expr
+from archc.analyse import Graph, Node
+from archc.emit.codegen import Code, CodegenError, Namespace, ident, lit, wrap_lines
+from archc.emit.layers import (
+    ACTIVATION_MODULES,
+    MODULES,
+    Args,
+    activation_of,
+    module_expr,
+    sequential_modules,
+    step_expr,
+)
+from archc.expand import Block, Expansion, Instance
+from archc.load import YMap
+
+INDENT = "    "
+_PY_TYPES = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "list"}
+# Fields that choose the forward computation or the module class: literal in a block.
+_STRUCTURAL = ("type", "activation", "fn", "axis", "shape", "mode")
+
+
+class Unsupported(Exception):
+    """This block cannot become a parameterised class; use concrete classes instead."""
+
+
+def _channels(kind: str, a: Args, ins: list[str]) -> str:
+    """The channel count of a layer's output, as code over the class's parameters."""
+    if kind in ("conv", "conv_transpose"):
+        return a.need("filters")
+    if kind == "dense":
+        return a.need("units")
+    if kind == "concat":
+        if a.layer.axis != 0:
+            return ins[0]
+        return "(" + " + ".join(ins) + ")" if len(ins) > 1 else ins[0]
+    if kind in ("flatten", "reshape"):
+        raise Unsupported(f"`{kind}` changes channels in a way a class cannot state")
+    return ins[0]
+
+
+class _SymbolicArgs(Args):
+    """Args whose values come from a block definition's text, expressions kept as code."""
+
+    def __init__(self, node: Node, raw: YMap, in_channels: str, render: Callable) -> None:
+        super().__init__(node)
+        self.raw = raw
+        self.in_channels = Code(in_channels)
+        self.render = render
+
+    def code(self, field: str) -> Code | None:
+        if field not in self.raw:
+            return None
+        text = expr.source_of(self.raw[field])
+        if text is None:
+            value = self.raw[field]
+            if isinstance(value, list) and len(value) == 1:
+                value = value[0]
+            return Code(lit(list(value) if isinstance(value, list) else value))
+        return Code(self.render(text))
+
+
+class BlockClasses:
+    """Renders parameterised classes for the blocks of one graph, on demand."""
+
+    def __init__(
+        self, graph: Graph, expansion: Expansion, class_names: Namespace, classes: list[list[str]]
+    ) -> None:
+        self.graph = graph
+        self.expansion = expansion
+        self.class_names = class_names
+        self.classes = classes  # shared with the source writer: definitions in order
+        self.instances: dict[str, list[Instance]] = {}
+        for inst in expansion.instances:
+            if not inst.repeated:
+                self.instances.setdefault(inst.block, []).append(inst)
+        self.rendered: dict[str, str | None] = {}  # block -> class name, or None
+        # Parameter names as generated code spells them, per block (a parameter called `nn`
+        # or `in_channels` must not shadow a name the class itself uses).
+        self.safe: dict[str, dict[str, str]] = {}
+        self.by_path = {inst.path: inst for inst in expansion.instances}
+        self.writers: dict[str, _ClassWriter] = {}
+
+    def call(self, inst: Instance) -> str | None:
+        """``Basic(64, 128, stride=2)`` for an instance, or None if its block has no class."""
+        name = self.class_for(inst.block)
+        if name is None:
+            return None
+        block = self.expansion.blocks[inst.block]
+        args = dict(inst.args)
+        parts = [lit(self.graph.shape_of(i)[0]) for i in inst.inputs]
+        try:
+            for param in block.params.values():
+                if param.required:
+                    parts.append(lit(args[param.name]))
+                elif args[param.name] != param.default:
+                    parts.append(f"{self.safe[inst.block][param.name]}={lit(args[param.name])}")
+        except CodegenError:
+            return None
+        return f"{name}({', '.join(parts)})"
+
+    def class_for(self, block: str) -> str | None:
+        if block not in self.rendered:
+            self.rendered[block] = None
+            try:
+                writer = _ClassWriter(self, self.expansion.blocks[block])
+                lines = writer.lines()
+            except (Unsupported, CodegenError, expr.ExprError):
+                return None
+            self.writers[block] = writer
+            name = self.class_names.name(_camel(block))
+            self.classes.append([f"class {name}(nn.Module):", *wrap_lines(lines)])
+            self.rendered[block] = name
+        return self.rendered[block]
+
+
+class _ClassWriter:
+    def __init__(self, owner: BlockClasses, block: Block) -> None:
+        self.owner, self.block = owner, block
+        self.graph = owner.graph
+        self.instances = owner.instances.get(block.name, [])
+        if not self.instances:
+            raise Unsupported("no instances")
+        ns = Namespace()
+        ns.used.update({"in_channels", "self", "super"})
+        if len(block.inputs) == 1:
+            self.chan_params = ["in_channels"]
+        else:
+            self.chan_params = [ns.name(f"{ident(i)}_channels") for i in block.inputs]
+        self.safe = {p: ns.name(ident(p)) for p in block.params}
+        owner.safe[block.name] = self.safe
+
+    # -- expressions -------------------------------------------------------------------------
+
+    def render(self, text: str, bound: dict[str, ast.expr] | None = None) -> str:
+        """An expression of the block's params as Python code (vars inlined as literals)."""
+        tree = expr.parse(text)
+        mapping = (
+            bound
+            if bound is not None
+            else {p: ast.Name(s, ast.Load()) for p, s in self.safe.items()}
+        )
+        resolved_vars = self.owner.expansion.vars
+
+        class Substitute(ast.NodeTransformer):
+            def visit_Name(self, node: ast.Name) -> ast.expr:
+                if node.id in ("min", "max", "abs"):
+                    return node
+                if node.id in mapping:
+                    return mapping[node.id]
+                if node.id in resolved_vars:
+                    return ast.parse(lit(resolved_vars[node.id]), mode="eval").body
+                raise Unsupported(f"unknown name {node.id}")
+
+            def visit_Constant(self, node: ast.Constant) -> ast.expr:
+                if isinstance(node.value, str):
+                    lit(node.value)  # only option words may appear as strings
+                return node
+
+        return ast.unparse(Substitute().visit(tree))
+
+    # -- the class ---------------------------------------------------------------------------
+
+    def lines(self) -> list[str]:
+        block = self.block
+        sig = ["self", *(f"{c}: int" for c in self.chan_params)]
+        for param in block.params.values():
+            hint = _PY_TYPES.get(param.type)
+            annotation = f": {hint}" if hint else ""
+            if param.required:
+                sig.append(f"{self.safe[param.name]}{annotation}")
+        for param in block.params.values():
+            if not param.required:
+                hint = _PY_TYPES.get(param.type)
+                annotation = f": {hint}" if hint else ""
+                sig.append(f"{self.safe[param.name]}{annotation} = {lit(param.default)}")
+        init = [
+            f"{INDENT}def __init__({', '.join(sig)}) -> None:",
+            f"{INDENT * 2}super().__init__()",
+        ]
+        statements, chan = self.members(init)
+        self.check_channels(chan)
+        from archc.emit.source import forward_lines
+
+        output = block.output or self.last_local
+        self.out_chan = chan[output]
+        return [*init, "", *forward_lines(list(block.inputs), statements, [output])]
+
+    def members(self, init: list[str]) -> tuple[list, dict[str, str]]:
+        from archc.emit.source import Statement, _assign, _attribute
+
+        block = self.block
+        chan = dict(zip(block.inputs, self.chan_params))
+        alias: dict[str, str] = {}  # layers dropped by a literal `when: false` -> their input
+        statements = []
+        previous = block.inputs[0]
+        for index, raw in enumerate(block.layers):
+            if not isinstance(raw, YMap):
+                raise Unsupported("malformed layer")
+            local = raw.get("name") if isinstance(raw.get("name"), str) else str(index)
+            inputs = self.inputs_of(raw, previous, alias)
+            when = self.when_code(raw)
+            if when is False:
+                alias[local] = inputs[0]
+                previous = alias[local]
+                continue
+            kind = raw.get("type")
+            for key in _STRUCTURAL:
+                if expr.source_of(raw.get(key)) is not None:
+                    raise Unsupported(f"`{key}` is an expression")
+            ins = [chan[i] for i in inputs]
+            if kind in self.owner.expansion.blocks:
+                ctor, out_chan, has_module = self.nested(raw, local, ins)
+                render = None
+            else:
+                node = self.template(local)
+                args = _SymbolicArgs(node, raw, ins[0], self.render)
+                out_chan = _channels(node.kind, args, ins)
+                has_module = node.kind in MODULES
+                ctor = module_expr(node, args) if has_module else None
+                render = node
+            if when is not None and not has_module:
+                raise Unsupported("`when` on a layer without a module")
+            if local in chan:
+                raise Unsupported(f"two layers named `{local}`")
+            if ctor is not None:
+                suffix = f" if {when} else None" if when is not None else ""
+                init.append(_assign(local, ctor + suffix))
+            module = _attribute(local)
+            statements.append(
+                Statement(
+                    local,
+                    tuple(inputs),
+                    _step(render, module, when is not None),
+                    f"{out_chan} channels",
+                )
+            )
+            chan[local] = out_chan
+            previous = local
+        self.last_local = previous
+        self.chan = chan
+        return statements, chan
+
+    def inputs_of(self, raw: YMap, previous: str, alias: dict[str, str]) -> list[str]:
+        given = raw.get("inputs")
+        if given is None:
+            names = [previous]
+        elif isinstance(given, str) and expr.source_of(given) is None:
+            names = [given]
+        elif isinstance(given, list) and all(isinstance(n, str) for n in given):
+            names = list(given)
+        else:
+            raise Unsupported("inputs given by an expression")
+        return [alias.get(n, n) for n in names]
+
+    def when_code(self, raw: YMap) -> str | bool | None:
+        if "when" not in raw:
+            return None
+        value = raw["when"]
+        if isinstance(value, bool):
+            return None if value else False
+        text = expr.source_of(value)
+        if text is None:
+            raise Unsupported("odd when")
+        return self.render(text)
+
+    def template(self, local: str) -> Node:
+        """The layer `local` in some instance, for its rank and structural choices."""
+        for inst in self.instances:
+            try:
+                return self.graph.node(f"{inst.path}.{local}")
+            except KeyError:
+                continue
+        raise Unsupported(f"layer `{local}` appears in no instance")
+
+    def nested(
+        self, raw: YMap, local: str, ins: list[str], bound: dict[str, ast.expr] | None = None
+    ) -> tuple[str, str, bool]:
+        """Constructor and output channels of a block instance inside this block."""
+        if "repeat" in raw or "first" in raw:
+            raise Unsupported("nested repeat")
+        inner = self.owner.expansion.blocks[raw["type"]]
+        params: dict[str, ast.expr] = {}
+        for name, param in inner.params.items():
+            if name in raw:
+                text = expr.source_of(raw[name])
+                code = self.render(text, bound) if text is not None else lit(raw[name])
+            elif not param.required:
+                code = lit(param.default)
+            else:
+                raise Unsupported("missing parameter")
+            params[name] = ast.parse(code, mode="eval").body
+        sequential = self.sequential(inner, local, ins[0], params)
+        if sequential is not None:
+            return sequential
+        name = self.owner.class_for(inner.name)
+        writer = self.owner.writers.get(inner.name)
+        if name is None or writer is None or bound is not None:
+            raise Unsupported("nested block has no class")
+        # The inner class's output channels, restated over this class's names.
+        outer = dict(zip(writer.chan_params, (ast.parse(c, mode="eval").body for c in ins)))
+        outer.update((writer.safe[p], e) for p, e in params.items())
+        out_chan = _substitute(writer.out_chan, outer)
+        args = [*ins]
+        for pname, param in inner.params.items():
+            if pname in raw:
+                code = ast.unparse(params[pname])
+                args.append(code if param.required else f"{writer.safe[pname]}={code}")
+            elif param.required:
+                raise Unsupported("missing parameter")
+        return f"{name}({', '.join(args)})", out_chan, True
+
+    def sequential(
+        self, inner: Block, local: str, in_chan: str, bound: dict
+    ) -> tuple[str, str, bool] | None:
+        """`nn.Sequential(...)` for a nested block of unnamed layers in a chain."""
+        layers = list(inner.layers)
+        if len(inner.inputs) != 1 or inner.output is not None:
+            return None
+        modules, chan = [], in_chan
+        for index, raw in enumerate(layers):
+            if not isinstance(raw, YMap) or {"name", "inputs", "when"} & set(raw):
+                return None
+            if raw.get("type") in self.owner.expansion.blocks:
+                try:
+                    ctor, chan, _ = self.nested(raw, f"{local}.{index}", [chan], bound)
+                except Unsupported:
+                    return None
+                modules.append(ctor)
+                continue
+            node = self.template(f"{local}.{index}")
+            args = _SymbolicArgs(node, raw, chan, lambda t: self.render(t, bound))
+            if activation_of(node) != "none" and index != len(layers) - 1:
+                return None
+            if node.kind in MODULES:
+                modules.append(module_expr(node, args))
+                if activation_of(node) != "none":
+                    modules.append(ACTIVATION_MODULES[activation_of(node)])
+            else:  # parameter-free modules (activation, flatten, identity) are literal
+                parts = sequential_modules(node)
+                if parts is None:
+                    return None
+                modules += parts
+            chan = _channels(node.kind, args, [chan])
+        from archc.emit.source import sequential
+
+        return sequential(modules), chan, True
+
+    def check_channels(self, chan: dict[str, str]) -> None:
+        """Every instance's static channel counts must equal the class's channel expressions."""
+        for inst in self.instances:
+            scope = {self.safe[k]: v for k, v in inst.args}
+            scope.update(
+                (c, self.graph.shape_of(i)[0]) for c, i in zip(self.chan_params, inst.inputs)
+            )
+            for local, code in chan.items():
+                full = f"{inst.path}.{local}"
+                if full in self.owner.by_path:  # a nested instance: check its output
+                    full = self.owner.by_path[full].output
+                try:
+                    node = self.graph.node(full)
+                except KeyError:
+                    continue  # an input, or a layer this instance leaves out
+                if expr.evaluate(code, scope) != node.shape[0]:
+                    raise Unsupported(f"channels of {full} differ")
+
+
+def _step(node: Node | None, module: str, optional: bool) -> Callable[[list[str]], str]:
+    def render(args: list[str]) -> str:
+        call = (
+            step_expr(node, args, module) if node is not None else (f"{module}({', '.join(args)})")
+        )
+        return f"{call} if {module} is not None else {args[0]}" if optional else call
+
+    return render
+
+
+def _substitute(code: str, mapping: dict[str, ast.expr]) -> str:
+    class Substitute(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.expr:
+            return mapping.get(node.id, node)
+
+    return ast.unparse(Substitute().visit(ast.parse(code, mode="eval").body))
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
