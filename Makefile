@@ -7,7 +7,7 @@ ARCHC  := $(VENV)/bin/archc
 TORCH  := torch==2.13.0
 TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
-.PHONY: demo test bench diagrams lint graphviz clean
+.PHONY: demo test bench diagrams docs-errors lint graphviz clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ bench: $(VENV)/.installed
 
 diagrams: $(VENV)/.installed graphviz
 	$(ARCHC) diagram architectures/lenet5.yaml -o docs/images/lenet5.svg
+
+docs-errors: $(VENV)/.installed
+	$(PY) scripts/errors_doc.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check archc tests benchmarks

@@ -124,6 +124,8 @@ class _Analysis:
 
     def run(self) -> Graph:
         inputs = self.resolve_inputs()
+        if self.diagnostics:  # names are ambiguous or missing: the graph is not known
+            raise SpecError(self.diagnostics, self.source.text if self.source else None)
         order = self.order(inputs)
         outputs = self.resolve_outputs(inputs)
         nodes = self.propagate(order, inputs) if order is not None else []
@@ -166,7 +168,7 @@ class _Analysis:
             for name in names:
                 if name != input_name and name not in known:
                     options = [input_name, *known]
-                    close = difflib.get_close_matches(name, options, n=1)
+                    close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
                     help = f"did you mean `{close[0]}`?" if close else None
                     self.error("E402", f"unknown input `{name}`", i, "inputs", help=help)
             self.check_arity(i, layer, names)

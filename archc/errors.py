@@ -186,8 +186,8 @@ def render_text(diagnostics: list[Diagnostic], source: str | None, *, color: boo
     for d in diagnostics:
         where = f"{d.path}:{d.pos.line}:{d.pos.col}" if d.pos.line else d.path
         head = paint(f"error[{d.code}]", _BOLD + _RED)
-        layer = f" (layer '{d.layer}')" if d.layer else ""
-        out.append(f"{paint(where, _BOLD)}: {head}: {d.message}{layer}")
+        layer = f"layer `{d.layer}`: " if d.layer else ""
+        out.append(f"{paint(where, _BOLD)}: {head}: {layer}{d.message}")
         if 0 < d.pos.line <= len(lines) and not d.pos.origin:
             text = lines[d.pos.line - 1].replace("\t", " ")
             gutter = f"{d.pos.line:>5} | "

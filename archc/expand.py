@@ -570,11 +570,15 @@ class _Expander:
     def params(self, block: Block, args: dict[str, Any], item: YMap) -> dict[str, Any] | None:
         params = {}
         ok = True
+        misspelt = [k for k in item if k not in block.params and k not in INSTANCE_KEYS]
         for name, param in block.params.items():
             if name in args:
                 value = args[name]
             elif param.required:
-                self.error("E202", f"block `{block.name}` needs the parameter `{name}`", item.pos)
+                if not difflib.get_close_matches(name, misspelt, n=1, cutoff=0.6):
+                    self.error(
+                        "E202", f"block `{block.name}` needs the parameter `{name}`", item.pos
+                    )
                 ok = False
                 continue
             else:

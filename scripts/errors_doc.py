@@ -1,0 +1,173 @@
+"""Write docs/errors.md: every error code, with a spec that triggers it and archc's real output.
+
+Run with `make docs-errors`. tests/test_error_codes.py checks that every example in the
+document still gives its code, so the document cannot drift from the program.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from archc.errors import CODES
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAD = "archc: 1\nname: Example\ninput: {shape: [1, 28, 28]}\nlayers:\n"
+
+# code -> (spec text, extra command-line arguments); None text means a command-line example.
+EXAMPLES: dict[str, tuple[str | None, list[str]]] = {
+    "E001": (None, ["check", "missing.yaml"]),
+    "E002": (None, []),
+    "E003": (HEAD + "  - {type: flatten}\n", ["build", "-o", "/proc/archc-out"]),
+    "E004": (HEAD + "  - {type: flatten}\n", ["--set", "vars.width"]),
+    "E100": (HEAD + "  - {type: conv, filters: 6, kernel: 5\n", []),
+    "E101": (None, []),
+    "E102": (HEAD + "  - {type: conv, filters: 6, kernel: 5, kernel: 3}\n", []),
+    "E103": (HEAD + "  - !!python/object/apply:os.system [echo hi]\n", []),
+    "E105": ("# only a comment\n", []),
+    "E106": (
+        "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefg", "bcdefgh")
+        ),
+        [],
+    ),
+    "E107": (HEAD + "  - {type: flatten, [1, 2]: 3}\n", []),
+    "E201": (HEAD + "  - {type: conv, filters: 6, kernal: 5}\n", []),
+    "E202": (HEAD + "  - {type: conv, filters: 6}\n", []),
+    "E203": (HEAD + "  - {type: convolution, filters: 6, kernel: 5}\n", []),
+    "E204": (HEAD + "  - {type: conv, filters: 0x10, kernel: 5}\n", []),
+    "E205": (
+        "archc: 1\nname: Example\ninput: {shape: [1, 28, 28]}\nblocks:\n"
+        "  unit: {params: {filters: int}, layers: [{type: conv, filters: $filters, kernel: 3}]}\n"
+        "layers:\n  - {type: unit, filter: 8}\n",
+        [],
+    ),
+    "E206": (
+        "archc: 1\nname: Example\ninput: {shape: [1, 28, 28]}\nblocks:\n"
+        "  conv: {layers: [{type: flatten}]}\nlayers:\n  - {type: flatten}\n",
+        [],
+    ),
+    "E207": (
+        "archc: 1\nname: Example\ninput: {shape: [1, 28, 28]}\nblocks:\n"
+        "  a: {layers: [{type: b}]}\n  b: {layers: [{type: a}]}\nlayers:\n  - {type: a}\n",
+        [],
+    ),
+    "E210": (
+        "archc: 1\nname: Example\nvars: {width: $height, height: $width}\n"
+        "input: {shape: [1, 28, 28]}\nlayers:\n  - {type: conv, filters: $width, kernel: 3}\n",
+        [],
+    ),
+    "E301": (HEAD + "  - {type: flatten}\n  - {type: conv, filters: 6, kernel: 3}\n", []),
+    "E302": (
+        "archc: 1\nname: Example\ninput: {shape: [1, 4, 4]}\nlayers:\n"
+        "  - {name: c1, type: conv, filters: 6, kernel: 5}\n",
+        [],
+    ),
+    "E303": (HEAD + "  - {type: conv, filters: 6, kernel: 3, stride: 2, padding: same}\n", []),
+    "E304": (
+        HEAD + "  - {type: conv, filters: 6, kernel: 3}\n"
+        "  - {type: conv, filters: 8, kernel: 3, groups: 4}\n",
+        [],
+    ),
+    "E305": (HEAD + "  - {type: dense, units: 10}\n", []),
+    "E306": (HEAD + "  - {type: reshape, shape: [2, 10, 10]}\n", []),
+    "E310": (
+        HEAD + "  - {name: a, type: conv, filters: 8, kernel: 3}\n"
+        "  - {name: b, type: conv, filters: 8, kernel: 5, inputs: input}\n"
+        "  - {type: add, inputs: [a, b]}\n",
+        [],
+    ),
+    "E311": (
+        HEAD + "  - {name: a, type: conv, filters: 8, kernel: 3}\n"
+        "  - {name: b, type: pool, kernel: 2, inputs: input}\n"
+        "  - {type: concat, inputs: [a, b]}\n",
+        [],
+    ),
+    "E401": (
+        HEAD + "  - {name: c, type: conv, filters: 6, kernel: 3}\n"
+        "  - {name: c, type: conv, filters: 6, kernel: 3}\n",
+        [],
+    ),
+    "E402": (
+        HEAD + "  - {name: c1, type: conv, filters: 6, kernel: 3}\n"
+        "  - {type: flatten, inputs: cl}\n",
+        [],
+    ),
+    "E403": (HEAD + "  - {type: add}\n", []),
+    "E404": (
+        HEAD + "  - {name: a, type: conv, filters: 1, kernel: 1, inputs: b}\n"
+        "  - {name: b, type: conv, filters: 1, kernel: 1, inputs: a}\n",
+        [],
+    ),
+    "E405": (
+        HEAD + "  - {name: side, type: conv, filters: 6, kernel: 3}\n"
+        "  - {name: main, type: flatten, inputs: input}\n",
+        [],
+    ),
+    "E501": (HEAD + "  - {type: conv, filters: 100000000, kernel: 1}\n", []),
+    "E502": (
+        "archc: 1\nname: Example\ninput: {shape: [100000]}\nlayers:\n"
+        "  - {type: dense, units: 100000}\n",
+        [],
+    ),
+}
+
+EXPLAIN_NO_EXAMPLE = {
+    "E002": "A spec file over 4 MiB is refused before it is parsed:\n\n"
+    "```\n$ archc check huge.yaml\narchc: error[E002]: huge.yaml: file is 104,857,600 "
+    "bytes; spec files are limited to 4,194,304\n```\n",
+    "E101": "A file that is not UTF-8 text:\n\n```\n$ archc check latin1.yaml\n"
+    "latin1.yaml:3:7: error[E101]: file is not UTF-8 text (byte 0xe9 at offset 34)\n"
+    "1 error\n```\n",
+}
+
+
+def run(text: str | None, args: list[str], workdir: Path) -> str:
+    if text is not None:
+        (workdir / "example.yaml").write_text(text)
+    if not args or args[0].startswith("--"):
+        args = ["check", "example.yaml", *args]
+    elif args[0] != "check" or text is not None:
+        args = [args[0], "example.yaml", *args[1:]] if text is not None else args
+    env = {**os.environ, "NO_COLOR": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "archc", *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    shown = "$ archc " + " ".join(args) + "\n" + (result.stdout + result.stderr).strip()
+    return shown
+
+
+def main() -> None:
+    parts = [
+        "# Error codes\n",
+        "Every mistake archc finds has a stable code. Each is printed as\n"
+        "`path:line:col: error[CODE]: message`, then the line with a caret under the node, then\n"
+        "`note:` and `help:` lines; `--format json` prints the same as JSON objects (`path`,\n"
+        "`line`, `col`, `code`, `message`, `layer`, `notes`, `help`). Exit code 1 means the spec\n"
+        "is invalid, 2 a command-line or file problem.\n",
+        "The examples below are archc's real output (regenerate with `make docs-errors`).\n",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        for code, title in CODES.items():
+            parts.append(f"## {code}: {title}\n")
+            if code in EXPLAIN_NO_EXAMPLE:
+                parts.append(EXPLAIN_NO_EXAMPLE[code])
+                continue
+            text, args = EXAMPLES[code]
+            if text is not None:
+                parts.append(f"```yaml\n{text}```\n")
+            parts.append(f"```\n{run(text, args, Path(tmp))}\n```\n")
+    (ROOT / "docs" / "errors.md").write_text("\n".join(parts))
+
+
+if __name__ == "__main__":
+    main()
