@@ -386,12 +386,13 @@ class _Expander:
         if top:
             kinds = [str(item.get("type", "layer")) for _, item in items]
             local_names = default_names(kinds, given)
-        else:  # inside a block, unnamed layers are numbered like nn.Sequential children
-            local_names = [g if g is not None else str(i) for (i, _), g in zip(items, given)]
+        else:  # inside a block, unnamed layers are numbered later, like nn.Sequential children
+            local_names = given
 
         out: list[YMap] = []
         names = scope.names
         prev = default_input
+        present = 0  # layers kept so far: an unnamed layer's number, as nn.Sequential counts
         for (_, item), local in zip(items, local_names):
             if "name" in item and not top and not _is_name(item["name"]):
                 self.error(
@@ -411,9 +412,12 @@ class _Expander:
                     item.value_pos["when"],
                 )
             if when is False:
-                names[local] = inputs[0] if inputs else prev
-                prev = names[local]
+                if local is not None:
+                    names[local] = inputs[0] if inputs else prev
+                prev = inputs[0] if inputs else prev
                 continue
+            local = local if local is not None else str(present)
+            present += 1
             kind = item.get("type")
             if isinstance(kind, str) and kind in self.blocks:
                 layers, last = self.instance(self.blocks[kind], item, local, scope, inputs)

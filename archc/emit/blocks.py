@@ -139,8 +139,8 @@ class _ClassWriter:
         self.instances = owner.instances.get(block.name, [])
         if not self.instances:
             raise Unsupported("no instances")
-        ns = Namespace()
-        ns.used.update({"in_channels", "self", "super"})
+        # Constructor parameters live only in __init__, beside the imports and `self`.
+        ns = Namespace(frozenset({"self", "super", "torch", "nn", "F", "in_channels"}))
         if len(block.inputs) == 1:
             self.chan_params = ["in_channels"]
         else:
@@ -175,7 +175,12 @@ class _ClassWriter:
                     lit(node.value)  # only option words may appear as strings
                 return node
 
-        return ast.unparse(Substitute().visit(tree))
+        tree = Substitute().visit(tree)
+        if not any(
+            isinstance(n, ast.Name) and n.id not in ("min", "max", "abs") for n in ast.walk(tree)
+        ):
+            return lit(expr.evaluate(ast.unparse(tree), {}))  # constant: fold it
+        return ast.unparse(tree)
 
     # -- the class ---------------------------------------------------------------------------
 
@@ -212,48 +217,61 @@ class _ClassWriter:
         alias: dict[str, str] = {}  # layers dropped by a literal `when: false` -> their input
         statements = []
         previous = block.inputs[0]
-        for index, raw in enumerate(block.layers):
+        present, conditional = 0, False
+        for raw in block.layers:
             if not isinstance(raw, YMap):
                 raise Unsupported("malformed layer")
-            local = raw.get("name") if isinstance(raw.get("name"), str) else str(index)
-            inputs = self.inputs_of(raw, previous, alias)
             when = self.when_code(raw)
+            local = raw.get("name") if isinstance(raw.get("name"), str) else None
+            if local is None:  # numbered among the layers kept, which must not vary
+                if conditional or when is not None:
+                    raise Unsupported("an unnamed layer whose number varies")
+                local = str(present)
+            inputs = self.inputs_of(raw, previous, alias)
             if when is False:
                 alias[local] = inputs[0]
                 previous = alias[local]
                 continue
+            present += 1
+            conditional = conditional or when is not None
             kind = raw.get("type")
             for key in _STRUCTURAL:
                 if expr.source_of(raw.get(key)) is not None:
                     raise Unsupported(f"`{key}` is an expression")
             ins = [chan[i] for i in inputs]
             if kind in self.owner.expansion.blocks:
-                ctor, out_chan, has_module = self.nested(raw, local, ins)
+                ctor, out_chan = self.nested(raw, self.at(local), ins)
                 render = None
             else:
-                node = self.template(local)
+                node = self.template(self.at(local))
                 args = _SymbolicArgs(node, raw, ins[0], self.render)
                 out_chan = _channels(node.kind, args, ins)
-                has_module = node.kind in MODULES
-                ctor = module_expr(node, args) if has_module else None
+                ctor = module_expr(node, args) if node.kind in MODULES else None
                 render = node
-            if when is not None and not has_module:
-                raise Unsupported("`when` on a layer without a module")
             if local in chan:
                 raise Unsupported(f"two layers named `{local}`")
+            module = _attribute(local)
             if ctor is not None:
                 suffix = f" if {when} else None" if when is not None else ""
                 init.append(_assign(local, ctor + suffix))
-            module = _attribute(local)
+                present_test = f"{module} is not None"
+            elif when is not None:  # no module to test: keep the condition as a flag
+                flag = f"use_{local}"
+                if flag in chan or any(
+                    flag == r.get("name") for r in block.layers if isinstance(r, YMap)
+                ):
+                    raise Unsupported("flag name taken")
+                init.append(f"{INDENT * 2}self.{ident(flag)} = {when}")
+                present_test = f"self.{ident(flag)}"
             statements.append(
                 Statement(
                     local,
                     tuple(inputs),
-                    _step(render, module, when is not None),
+                    _step(render, module, present_test if when is not None else None),
                     f"{out_chan} channels",
                 )
             )
-            chan[local] = out_chan
+            chan[local] = out_chan if when is None else f"({out_chan} if {when} else {ins[0]})"
             previous = local
         self.last_local = previous
         self.chan = chan
@@ -282,18 +300,52 @@ class _ClassWriter:
             raise Unsupported("odd when")
         return self.render(text)
 
-    def template(self, local: str) -> Node:
-        """The layer `local` in some instance, for its rank and structural choices."""
+    # A locator finds one element of this block inside an instance: its full name there, or
+    # None where the instance leaves it out. Unnamed layers are numbered among the layers an
+    # instance keeps, so the same layer can have different numbers in different instances.
+
+    def at(self, local: str) -> Callable[[Instance], str | None]:
+        return lambda inst: f"{inst.path}.{local}"
+
+    def child(self, parent: Callable, inner: Block, index: int) -> Callable:
+        """Locator of layer `index` of `inner`, the block instantiated at `parent`."""
+
+        def locate(inst: Instance) -> str | None:
+            path = parent(inst)
+            nested = self.owner.by_path.get(path) if path else None
+            if nested is None:
+                return None
+            kept = [self.kept(raw, nested) for raw in inner.layers]
+            return f"{path}.{sum(kept[:index])}" if kept[index] else None
+
+        return locate
+
+    def kept(self, raw: object, nested: Instance) -> bool:
+        """Whether a layer of a nested block is present in instance `nested`."""
+        if not isinstance(raw, YMap) or "when" not in raw:
+            return True
+        value = raw["when"]
+        text = expr.source_of(value)
+        if text is None:
+            return bool(value)
+        scope = {**self.owner.expansion.vars, **dict(nested.args)}
+        return expr.evaluate(text, scope) is True
+
+    def template(self, locate: Callable[[Instance], str | None]) -> Node:
+        """The layer in some instance, for its rank and structural choices."""
         for inst in self.instances:
+            path = locate(inst)
+            if path is None:
+                continue
             try:
-                return self.graph.node(f"{inst.path}.{local}")
+                return self.graph.node(path)
             except KeyError:
                 continue
-        raise Unsupported(f"layer `{local}` appears in no instance")
+        raise Unsupported("a layer appears in no instance")
 
     def nested(
-        self, raw: YMap, local: str, ins: list[str], bound: dict[str, ast.expr] | None = None
-    ) -> tuple[str, str, bool]:
+        self, raw: YMap, locate: Callable, ins: list[str], bound: dict[str, ast.expr] | None = None
+    ) -> tuple[str, str]:
         """Constructor and output channels of a block instance inside this block."""
         if "repeat" in raw or "first" in raw:
             raise Unsupported("nested repeat")
@@ -308,7 +360,7 @@ class _ClassWriter:
             else:
                 raise Unsupported("missing parameter")
             params[name] = ast.parse(code, mode="eval").body
-        sequential = self.sequential(inner, local, ins[0], params)
+        sequential = self.sequential(inner, locate, ins[0], params)
         if sequential is not None:
             return sequential
         name = self.owner.class_for(inner.name)
@@ -324,45 +376,64 @@ class _ClassWriter:
             if pname in raw:
                 code = ast.unparse(params[pname])
                 args.append(code if param.required else f"{writer.safe[pname]}={code}")
-            elif param.required:
-                raise Unsupported("missing parameter")
-        return f"{name}({', '.join(args)})", out_chan, True
+        return f"{name}({', '.join(args)})", out_chan
 
     def sequential(
-        self, inner: Block, local: str, in_chan: str, bound: dict
-    ) -> tuple[str, str, bool] | None:
-        """`nn.Sequential(...)` for a nested block of unnamed layers in a chain."""
+        self, inner: Block, locate: Callable, in_chan: str, bound: dict
+    ) -> tuple[str, str] | None:
+        """`nn.Sequential(...)` for a nested block of unnamed layers in a chain.
+
+        A layer with `when` becomes ``*([module] if cond else [])``, which numbers the
+        children as the expand stage does.
+        """
         layers = list(inner.layers)
         if len(inner.inputs) != 1 or inner.output is not None:
             return None
         modules, chan = [], in_chan
         for index, raw in enumerate(layers):
-            if not isinstance(raw, YMap) or {"name", "inputs", "when"} & set(raw):
+            if not isinstance(raw, YMap) or {"name", "inputs"} & set(raw):
                 return None
+            cond = None
+            if "when" in raw:
+                text = expr.source_of(raw["when"])
+                if text is None:
+                    if raw["when"] is False:
+                        continue
+                else:
+                    cond = self.render(text, bound)
+            child = self.child(locate, inner, index)
             if raw.get("type") in self.owner.expansion.blocks:
                 try:
-                    ctor, chan, _ = self.nested(raw, f"{local}.{index}", [chan], bound)
+                    ctor, new_chan = self.nested(raw, child, [chan], bound)
                 except Unsupported:
                     return None
-                modules.append(ctor)
-                continue
-            node = self.template(f"{local}.{index}")
-            args = _SymbolicArgs(node, raw, chan, lambda t: self.render(t, bound))
-            if activation_of(node) != "none" and index != len(layers) - 1:
-                return None
-            if node.kind in MODULES:
-                modules.append(module_expr(node, args))
-                if activation_of(node) != "none":
-                    modules.append(ACTIVATION_MODULES[activation_of(node)])
-            else:  # parameter-free modules (activation, flatten, identity) are literal
-                parts = sequential_modules(node)
-                if parts is None:
+                parts = [ctor]
+            else:
+                try:
+                    node = self.template(child)
+                except Unsupported:
                     return None
+                args = _SymbolicArgs(node, raw, chan, lambda t: self.render(t, bound))
+                if activation_of(node) != "none" and index != len(layers) - 1:
+                    return None
+                if node.kind in MODULES:
+                    parts = [module_expr(node, args)]
+                    if activation_of(node) != "none":
+                        parts.append(ACTIVATION_MODULES[activation_of(node)])
+                else:  # parameter-free modules (activation, flatten, identity) are literal
+                    parts = sequential_modules(node)
+                    if parts is None:
+                        return None
+                new_chan = _channels(node.kind, args, [chan])
+            if cond is None:
                 modules += parts
-            chan = _channels(node.kind, args, [chan])
+                chan = new_chan
+            else:
+                modules.append(f"*([{', '.join(parts)}] if {cond} else [])")
+                chan = f"({new_chan} if {cond} else {chan})"
         from archc.emit.source import sequential
 
-        return sequential(modules), chan, True
+        return sequential(modules), chan
 
     def check_channels(self, chan: dict[str, str]) -> None:
         """Every instance's static channel counts must equal the class's channel expressions."""
@@ -383,12 +454,15 @@ class _ClassWriter:
                     raise Unsupported(f"channels of {full} differ")
 
 
-def _step(node: Node | None, module: str, optional: bool) -> Callable[[list[str]], str]:
+def _step(node: Node | None, module: str, test: str | None) -> Callable[[list[str]], str]:
+    """A forward step; with `test`, the layer may be absent and then passes its input on."""
+
     def render(args: list[str]) -> str:
-        call = (
-            step_expr(node, args, module) if node is not None else (f"{module}({', '.join(args)})")
-        )
-        return f"{call} if {module} is not None else {args[0]}" if optional else call
+        if node is not None:
+            call = step_expr(node, args, module)
+        else:
+            call = f"{module}({', '.join(args)})"
+        return f"{call} if {test} else {args[0]}" if test else call
 
     return render
 

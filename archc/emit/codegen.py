@@ -75,15 +75,17 @@ def shape_text(shape: Shape) -> str:
 class Namespace:
     """Hands out local variable names: refuses keywords, reserved words and duplicates."""
 
+    # Names generated code uses itself: forward's `x` and `out`, the imports, `self`, `super`.
     RESERVED = frozenset({"self", "torch", "nn", "F", "x", "out", "super", "tuple"})
 
-    def __init__(self) -> None:
+    def __init__(self, reserved: frozenset[str] = RESERVED) -> None:
         self.used: set[str] = set()
+        self.reserved = reserved
 
     def name(self, wanted: str) -> str:
         base = ident(wanted)
         name, n = base, 1
-        while name in self.used or name in self.RESERVED or keyword.iskeyword(name):
+        while name in self.used or name in self.reserved or keyword.iskeyword(name):
             name, n = f"{base}_{n}", n + 1
         self.used.add(name)
         return name

@@ -203,7 +203,9 @@ class _Writer:
                 render = partial(step_expr, item.node, module=module)
             else:
                 render = partial(_call, module)
-            statements.append(Statement(item.output, item.inputs, render, shape_text(item.shape)))
+            statements.append(
+                Statement(item.output, item.inputs, render, shape_text(item.shape), item.name)
+            )
         return forward_lines(scope.inputs, statements, scope.outputs, self.input_names(scope))
 
     def input_names(self, scope: Scope) -> dict[str, str]:
@@ -224,6 +226,7 @@ class Statement:
     inputs: tuple[str, ...]
     render: Callable[[list[str]], str]  # variable names of the inputs -> expression
     comment: str
+    label: str = ""  # what to call its variable, if it needs one (default: from `output`)
 
 
 def forward_lines(
@@ -252,9 +255,10 @@ def forward_lines(
     chain = "x" if len(uses[first]) == 1 and uses[first][0] == 1 else "out"
     ns = Namespace()
     var: dict[str, str] = {first: "x"}
+    labels = {s.output: s.label for s in statements if s.label}
     for name in producers[1:]:
         chained = len(uses[name]) == 1 and uses[name][0] == position[name] + 1
-        local = (input_names or {}).get(name) or name.rsplit(".", 1)[-1]
+        local = (input_names or {}).get(name) or labels.get(name) or name.rsplit(".", 1)[-1]
         var[name] = chain if chained else ns.name(local if not local.isdigit() else "y")
 
     params = ", ".join(f"{var[n]}: torch.Tensor" for n in inputs)
