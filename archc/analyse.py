@@ -196,9 +196,9 @@ class _Analysis:
             (index[n], i) for i, names in enumerate(inputs) for n in names if n in index
         )
         try:
-            cycle = nx.find_cycle(g)
-        except nx.NetworkXNoCycle:
             return list(nx.lexicographical_topological_sort(g))
+        except nx.NetworkXUnfeasible:
+            cycle = nx.find_cycle(g)
         members = [self.spec.layers[a].name for a, _ in cycle]
         first = min(a for a, _ in cycle)
         path = " -> ".join([*members, members[0]])
