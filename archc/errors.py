@@ -175,6 +175,13 @@ def use_color(stream: TextIO) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
+def printable(text: str) -> str:
+    """Text safe for one terminal line: control characters shown as escapes, not obeyed."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def render_text(diagnostics: list[Diagnostic], source: str | None, *, color: bool) -> str:
     """Render diagnostics the way compilers do: location, message, source line, caret, notes."""
     lines = source.splitlines() if source is not None else []
@@ -186,18 +193,18 @@ def render_text(diagnostics: list[Diagnostic], source: str | None, *, color: boo
     for d in diagnostics:
         where = f"{d.path}:{d.pos.line}:{d.pos.col}" if d.pos.line else d.path
         head = paint(f"error[{d.code}]", _BOLD + _RED)
-        layer = f"layer `{d.layer}`: " if d.layer else ""
-        out.append(f"{paint(where, _BOLD)}: {head}: {layer}{d.message}")
+        layer = f"layer `{printable(d.layer)}`: " if d.layer else ""
+        out.append(f"{paint(printable(where), _BOLD)}: {head}: {layer}{printable(d.message)}")
         if 0 < d.pos.line <= len(lines) and not d.pos.origin:
-            text = lines[d.pos.line - 1].replace("\t", " ")
+            text = printable(lines[d.pos.line - 1].replace("\t", " "))
             gutter = f"{d.pos.line:>5} | "
             width = max(1, (d.pos.end_col or d.pos.col + 1) - d.pos.col)
             caret = " " * (d.pos.col - 1) + "^" * width
             out.append(paint(gutter, _BLUE) + text)
             out.append(paint(" " * (len(gutter) - 2) + "| ", _BLUE) + paint(caret, _RED))
-        out.extend(f"  {paint('note', _CYAN)}: {note}" for note in d.notes)
+        out.extend(f"  {paint('note', _CYAN)}: {printable(note)}" for note in d.notes)
         if d.help:
-            out.append(f"  {paint('help', _CYAN)}: {d.help}")
+            out.append(f"  {paint('help', _CYAN)}: {printable(d.help)}")
     return "\n".join(out)
 
 

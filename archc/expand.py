@@ -13,6 +13,7 @@ definition's line. The instances are recorded so that emitters can rebuild the h
 from __future__ import annotations
 
 import difflib
+import keyword
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,7 +181,7 @@ class _Scope:
 class _Expander:
     def __init__(self, doc: Document, data: YMap) -> None:
         self.doc, self.data = doc, data
-        self.diagnostics: list[Diagnostic] = list(doc.problems)
+        self.diagnostics: list[Diagnostic] = []
         self.instances: list[Instance] = []
         self.count = 0
 
@@ -229,16 +230,21 @@ class _Expander:
                 )
                 outputs.item_pos = out["outputs"].item_pos
                 out["outputs"] = outputs
-        if self.diagnostics:
-            raise SpecError(self.diagnostics, self.doc.text)
+        if self.diagnostics:  # with the loader's findings: both are reported together
+            raise SpecError([*self.doc.problems, *self.diagnostics], self.doc.text)
         expansion = Expansion(
             self.blocks, tuple(self.instances), {name: self.vars[name] for name in self.vars.raw}
         )
-        return Document(self.doc.path, self.doc.text, out, (), expansion)
+        return Document(self.doc.path, self.doc.text, out, self.doc.problems, expansion)
 
     def input_name(self) -> str:
+        """The input's name, or `input` where the name is invalid (validation reports that)."""
         inp = self.data.get("input")
-        if isinstance(inp, YMap) and isinstance(inp.get("name"), str):
+        if (
+            isinstance(inp, YMap)
+            and _is_name(inp.get("name"))
+            and not keyword.iskeyword(inp["name"])
+        ):
             return inp["name"]
         return "input"
 
@@ -462,6 +468,7 @@ class _Expander:
             out.key_pos[key], out.value_pos[key] = item.key_pos[key], item.value_pos[key]
         names = YSeq(inputs, pos=item.value_pos.get("inputs", item.pos))
         names.item_pos = [names.pos] * len(inputs)
+        names.synthesized = "inputs" not in item
         out["inputs"] = names
         out.key_pos["inputs"] = item.key_pos.get("inputs", item.pos)
         out.value_pos["inputs"] = names.pos

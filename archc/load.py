@@ -31,6 +31,7 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_ALIASES = 1_000
 MAX_NODES = 200_000
+MAX_ALIAS_COPIES = 10_000  # nodes built again because an alias repeats them
 
 
 class YMap(dict):
@@ -57,6 +58,7 @@ class YSeq(list):
         super().__init__(*args)
         self.pos = pos
         self.item_pos = []
+        self.synthesized = False  # filled in by archc, not written in the spec
 
 
 @dataclass(frozen=True)
@@ -299,16 +301,29 @@ class _Builder:
         self.diagnostics = diagnostics
         self.count = 0
         self.active: set[int] = set()
+        self.built: set[int] = set()  # nodes built once; building one again copies an alias
+        self.copying = 0
+        self.copies = 0
 
     def build(self, node: Node) -> Any:
         self.count += 1
-        if self.count > MAX_NODES:
+        repeated = id(node) in self.built
+        self.built.add(id(node))
+        self.copies += bool(self.copying or repeated)
+        if self.count > MAX_NODES or self.copies > MAX_ALIAS_COPIES:
             raise _LoadFailure(
                 "E106",
-                f"the YAML expands to more than {MAX_NODES:,} nodes (alias bomb?)",
+                "the YAML's aliases expand to too many nodes (an alias bomb?)",
                 node.start_mark,
                 help="write the structure out, or use blocks and `repeat`",
             )
+        self.copying += repeated
+        try:
+            return self._build(node)
+        finally:
+            self.copying -= repeated
+
+    def _build(self, node: Node) -> Any:
         if node.tag not in _STANDARD_TAGS:
             raise _LoadFailure(
                 "E103",

@@ -61,7 +61,7 @@ def validate(doc: Document) -> Spec:
     try:
         spec = Spec.model_validate(doc.data)
     except ValidationError as exc:
-        errors = _without_consequences(exc.errors())
+        errors = _one_per_field(_without_consequences(exc.errors()), doc)
         diagnostics = [_diagnostic(error, doc) for error in errors]
         raise SpecError([*doc.problems, *diagnostics], doc.text) from None
     if doc.problems:
@@ -129,10 +129,36 @@ def _without_consequences(errors: list[dict]) -> list[dict]:
     ]
 
 
+def _one_per_field(errors: list[dict], doc: Document) -> list[dict]:
+    """One error per field: a union (a name or a list of names) fails once per member."""
+    best: dict[tuple, tuple[int, dict]] = {}
+    for error in errors:
+        _, path = doc.locate(tuple(error["loc"]))
+        if _synthesized(doc, path):
+            continue  # archc filled this in from a name already reported where it is written
+        key = path[:3] if path[:1] == ("layers",) else path[:2]
+        if error["type"] in ("extra_forbidden", "missing"):
+            key = (*path, str(error["loc"][-1]))
+        if key not in best or len(path) > best[key][0]:  # the most specific one
+            best[key] = (len(path), error)
+    return [error for _, error in best.values()]
+
+
+def _synthesized(doc: Document, path: tuple) -> bool:
+    node = doc.data
+    for part in path:
+        node = node[part]
+        if getattr(node, "synthesized", False):
+            return True
+    return False
+
+
 def _diagnostic(error: dict, doc: Document) -> Diagnostic:
     kind, loc = error["type"], tuple(error["loc"])
     pos, path = doc.locate(loc, key=kind == "extra_forbidden")
     field = str(path[-1]) if path else "spec"
+    if len(path) >= 2 and isinstance(path[-1], int):
+        field = f"{path[-2]}[{path[-1]}]"
     code, message, help = _describe(kind, error, field, path, doc.data)
     return Diagnostic(code, message, doc.path, pos, layer_name(doc.data, path), help=help)
 

@@ -34,7 +34,7 @@ RESERVED_NAMES = frozenset(
     register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
     set_extra_state set_submodule share_memory smart_apply state_dict to to_empty train
     training type xpu zero_grad
-    self torch nn F
+    self torch nn F super
     """.split()
 )
 
@@ -56,10 +56,16 @@ def check_name(value: Any) -> str:
         raise PydanticCustomError(
             "archc_name", "`{name}` is a Python keyword and cannot name a layer", {"name": value}
         )
-    if value.startswith("__") or value in RESERVED_NAMES:
+    if value.startswith("_"):
         raise PydanticCustomError(
             "archc_name",
-            "`{name}` is reserved (it would shadow an attribute of the PyTorch module)",
+            "`{name}` starts with `_`: such names are private to PyTorch modules",
+            {"name": value},
+        )
+    if value in RESERVED_NAMES:
+        raise PydanticCustomError(
+            "archc_name",
+            "`{name}` is reserved (it would shadow a name the generated module uses)",
             {"name": value},
         )
     return value

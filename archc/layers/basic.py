@@ -82,8 +82,8 @@ class BatchNorm(Layer, Activated):
     """Batch normalisation over channels: 2 trainable parameters per channel."""
 
     type: Literal["batchnorm"]
-    eps: Annotated[float, Field(gt=0)] = 1e-5
-    momentum: Annotated[float, Field(gt=0, le=1)] = 0.1
+    eps: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1e-5
+    momentum: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.1
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         (shape,) = inputs
@@ -99,7 +99,7 @@ class Dropout(Layer):
     """Dropout with probability `rate` during training; the identity at inference."""
 
     type: Literal["dropout"]
-    rate: Annotated[float, Field(ge=0, lt=1)] = 0.5
+    rate: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.5
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return inputs[0]

@@ -38,9 +38,10 @@ class Pool(Layer):
                 "archc_pool",
                 "a pool needs either `kernel` (a window) or `output` (adaptive), not both",
             )
-        if self.output is not None and (self.stride is not None or self.padding != 0 or self.ceil):
+        if self.adaptive and (self.stride is not None or self.padding != 0 or self.ceil):
             raise PydanticCustomError(
-                "archc_pool", "adaptive pooling (`output`) takes no stride, padding or ceil"
+                "archc_pool",
+                "global and adaptive pooling take no stride, padding or ceil",
             )
         return self
 

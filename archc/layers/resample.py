@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import PlainValidator, WithJsonSchema, model_validator
@@ -15,7 +16,12 @@ from archc.layers.base import Layer, Shape, Size, fmt_shape, per_dim, spatial_ra
 def _scale(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise PydanticCustomError("archc_scale", "expected a positive number such as 2")
+    if not math.isfinite(value) or value > MAX_SCALE:
+        raise PydanticCustomError("archc_scale", "must be at most {limit}", {"limit": MAX_SCALE})
     return value
+
+
+MAX_SCALE = 1024
 
 
 Scale = Annotated[
