@@ -135,19 +135,24 @@ def to_graphviz(graph: Graph, rankdir: str = "TB", collapse: bool = False) -> gr
             continue
         target = _cluster(dot, clusters, prefix)
         target.node(node.name, label(node), fillcolor=COLORS.get(node.kind, "#f3f3f3"))
+    expansion = graph.spec.source.expansion if graph.spec.source else None
+    instances = {i.path: i for i in expansion.instances} if expansion else {}
     for name, members in blocks.items():
         params = sum(n.params for n in members)
         dot.node(
             name,
-            f"<<b>{html.escape(name)}</b><br/>block<br/>"
+            f"<<b>{html.escape(name)}</b><br/>{html.escape(_block_kind(name, instances))}<br/>"
             f'<font point-size="9">{params:,} params</font>>',
             fillcolor="#e6e0f0",
         )
 
+    edges: set[tuple[str, str]] = set()
     for node in graph.nodes:
         for src, shape in zip(node.inputs, node.input_shapes):
-            if drawn(src) != drawn(node.name):
-                dot.edge(drawn(src), drawn(node.name), label=shape_text(shape))
+            edge = (drawn(src), drawn(node.name))
+            if edge[0] != edge[1] and edge not in edges:
+                edges.add(edge)
+                dot.edge(*edge, label=shape_text(shape))
     for name in graph.outputs:
         out = f"{name}__out"
         dot.node(out, "output", shape="oval", fillcolor="#ffffff")
@@ -156,6 +161,17 @@ def to_graphviz(graph: Graph, rankdir: str = "TB", collapse: bool = False) -> gr
         parent = _cluster(dot, clusters, prefix[:-1])
         parent.subgraph(clusters[prefix])
     return dot
+
+
+def _block_kind(name: str, instances: dict) -> str:
+    """``basic x2`` for a repeated stack, ``basic`` for one instance, else ``block``."""
+    inst = instances.get(name)
+    if inst is None:
+        return "block"
+    if not inst.repeated:
+        return inst.block
+    copies = sum(1 for path in instances if path != name and path.rsplit(".", 1)[0] == name)
+    return f"{inst.block} x{copies}"
 
 
 def _cluster(dot: graphviz.Digraph, clusters: dict, prefix: tuple[str, ...]) -> graphviz.Digraph:

@@ -1,0 +1,193 @@
+"""Graphs, blocks and values: their errors (exact messages and lines), and their outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from helpers import REPO, run_cli
+
+import archc
+
+HEAD = "archc: 1\nname: Net\ninput: {shape: [8, 16, 16]}\nlayers:\n"  # layers from line 5
+
+
+def diagnostics(text: str) -> list[tuple[str, int, str]]:
+    with pytest.raises(archc.SpecError) as info:
+        archc.analyse(archc.loads(text, "net.yaml"))
+    return [(d.code, d.pos.line, d.message) for d in info.value.diagnostics]
+
+
+GRAPH_ERRORS = [
+    (
+        "cycle",
+        "  - {name: a, type: conv, filters: 8, kernel: 1, inputs: c}\n"
+        "  - {name: b, type: conv, filters: 8, kernel: 1}\n"
+        "  - {name: c, type: add, inputs: [a, b]}\n",
+        [("E404", 5, "the layers form a cycle: a -> b -> c -> a")],
+    ),
+    (
+        "unknown input",
+        "  - {name: conv1, type: conv, filters: 8, kernel: 3, padding: 1}\n"
+        "  - {name: sum, type: add, inputs: [conv1, conv2]}\n",
+        [("E402", 6, "unknown input `conv2`")],
+    ),
+    (
+        "add of different channels",
+        "  - {name: a, type: conv, filters: 16, kernel: 3, padding: 1}\n"
+        "  - {name: sum, type: add, inputs: [a, input]}\n",
+        [("E310", 6, "add needs inputs of the same shape; channels differ: 16 vs 8. "
+                     "Received: inputs [16, 16, 16] and [8, 16, 16]")],
+    ),
+    (
+        "concat of different spatial sizes",
+        "  - {name: a, type: pool, kernel: 2}\n"
+        "  - {name: cat, type: concat, inputs: [a, input]}\n",
+        [("E311", 6, "concat along channels needs all other dimensions to match. "
+                     "Received: inputs [8, 8, 8] and [8, 16, 16]")],
+    ),
+    (
+        "unused layer",
+        "  - {name: side, type: conv, filters: 8, kernel: 1}\n"
+        "  - {name: main, type: conv, filters: 8, kernel: 1, inputs: input}\n",
+        [("E405", 5, "the output of `side` is never used")],
+    ),
+    (
+        "merge with one input",
+        "  - {name: a, type: conv, filters: 8, kernel: 1}\n"
+        "  - {name: sum, type: add, inputs: [a]}\n",
+        [("E403", 6, "`add` takes at least 2 inputs. Received: 1")],
+    ),
+]
+
+
+@pytest.mark.parametrize("layers, expected", [c[1:] for c in GRAPH_ERRORS],
+                         ids=[c[0] for c in GRAPH_ERRORS])
+def test_graph_errors(layers, expected):
+    assert diagnostics(HEAD + layers) == expected
+
+
+def test_independent_shape_errors_in_branches_are_all_reported_once():
+    text = HEAD + (
+        "  - {name: a, type: conv, filters: 8, kernel: 17}\n"  # too big: 16x16 input
+        "  - {name: b, type: conv, filters: 8, kernel: 20, inputs: input}\n"  # too big too
+        "  - {name: c, type: add, inputs: [a, b]}\n"  # depends on both: not reported
+    )
+    assert [(code, line) for code, line, _ in diagnostics(text)] == [("E302", 5), ("E302", 6)]
+
+
+BLOCK = """archc: 1
+name: Net
+vars: {width: 8}
+input: {shape: [8, 16, 16]}
+blocks:
+  unit:
+    params: {filters: int, project: false}
+    layers:
+      - {name: conv, type: conv, filters: $filters, kernel: 3, padding: 1}
+      - {name: proj, type: conv, filters: $filters, kernel: 1, inputs: input, when: $project}
+      - {name: sum, type: add, inputs: [conv, proj]}
+layers:
+"""
+
+
+def test_block_instances_expand_to_hierarchical_names():
+    text = BLOCK + (
+        "  - {name: stage, type: unit, filters: 16, repeat: 3, first: {project: true}}\n"
+        "  - {name: head, type: conv, filters: \"${width // 2}\", kernel: 1}\n"
+    )
+    graph = archc.analyse(archc.loads(text))
+    assert [n.name for n in graph.nodes] == [
+        "stage.0.conv", "stage.0.proj", "stage.0.sum",
+        "stage.1.conv", "stage.1.sum",
+        "stage.2.conv", "stage.2.sum",
+        "head",
+    ]  # fmt: skip
+    assert graph.node("stage.1.sum").inputs == ("stage.1.conv", "stage.0.sum")
+    assert graph.node("head").shape == (4, 16, 16)
+
+
+def test_block_state_dict_follows_the_names():
+    text = BLOCK + "  - {name: stage, type: unit, filters: 16, repeat: 2, first: {project: true}}\n"
+    keys = set(archc.to_torch(archc.loads(text)).state_dict())
+    assert {"stage.0.conv.weight", "stage.0.proj.weight", "stage.1.conv.weight"} <= keys
+    assert not any(k.startswith("stage.1.proj") for k in keys)
+
+
+def test_block_without_projection_reports_the_mismatch_at_the_block_line():
+    text = BLOCK + "  - {name: stage, type: unit, filters: 16}\n"  # 8 -> 16 channels, no proj
+    assert diagnostics(text) == [
+        ("E310", 11, "add needs inputs of the same shape; channels differ: 16 vs 8. "
+                     "Received: inputs [16, 16, 16] and [8, 16, 16]"),
+    ]
+
+
+def test_several_outputs_become_a_tuple():
+    text = HEAD + (
+        "  - {name: a, type: conv, filters: 4, kernel: 1}\n"
+        "  - {name: b, type: pool, kernel: 2, inputs: input}\n"
+        "outputs: [a, b]\n"
+    )
+    spec = archc.loads(text)
+    import torch
+
+    out = archc.to_torch(spec)(torch.randn(2, 8, 16, 16))
+    assert [tuple(t.shape) for t in out] == [(2, 4, 16, 16), (2, 8, 8, 8)]
+    assert archc.analyse(spec).output_shapes() == [(4, 16, 16), (8, 8, 8)]
+
+
+def test_set_overrides_vars_and_is_validated_like_the_file():
+    path = REPO / "architectures" / "resnet18.yaml"
+    spec = archc.load(path, ["vars.classes=10", "input.shape=[3,64,64]"])
+    graph = archc.analyse(spec)
+    assert graph.output_shapes() == [(10,)]
+    with pytest.raises(archc.SpecError) as info:
+        archc.load(path, ["vars.classes=ten"])
+    (d,) = info.value.diagnostics
+    assert d.code == "E204" and d.layer == "fc"
+
+
+def test_summary_depth_folds_blocks():
+    rc, out, _ = run_cli("summary", "architectures/resnet18.yaml", "--depth", "1", cwd=REPO)
+    assert rc == 0
+    names = [line.split()[0] for line in out.splitlines()[3:-2]]
+    assert names == ["input", "conv1", "bn1", "maxpool", "layer1", "layer2", "layer3",
+                     "layer4", "avgpool", "flatten", "fc"]  # fmt: skip
+    total = next(line for line in out.splitlines() if line.startswith("total"))
+    assert "11,689,512" in total
+
+
+def test_diagram_collapse_draws_each_block_once(tmp_path):
+    target = tmp_path / "r.dot"
+    rc, _, err = run_cli("diagram", "architectures/resnet18.yaml", "--collapse", "-o",
+                         str(target), cwd=REPO)
+    assert rc == 0, err
+    dot = target.read_text()
+    assert dot.count("maxpool -> layer1") == 1
+    assert "basic x2" in dot
+    assert "conv1 ->" in dot and "layer1.0.conv1" not in dot
+
+
+def test_diagram_without_graphviz_writes_dot_and_says_how_to_install(tmp_path):
+    """With no `dot` program on PATH, archc writes the .dot source and explains in one line."""
+    env = {**os.environ, "PATH": str(tmp_path)}  # nothing on PATH, so no `dot`
+    result = subprocess.run(
+        [sys.executable, "-m", "archc", "diagram", str(REPO / "architectures" / "lenet5.yaml"),
+         "-o", str(tmp_path / "l.png")], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "l.dot").exists() and not (tmp_path / "l.png").exists()
+    (line,) = result.stdout.strip().splitlines()
+    assert "install Graphviz" in line
+
+
+def test_expand_output_is_a_valid_spec_with_the_same_numbers(tmp_path):
+    rc, out, _ = run_cli("expand", "architectures/mobilenet_v2.yaml", cwd=REPO)
+    assert rc == 0
+    (tmp_path / "flat.yaml").write_text(out)
+    rc, flat, _ = run_cli("summary", str(tmp_path / "flat.yaml"), "--json", cwd=REPO)
+    rc2, orig, _ = run_cli("summary", "architectures/mobilenet_v2.yaml", "--json", cwd=REPO)
+    assert rc == rc2 == 0
+    assert json.loads(flat) == json.loads(orig)
