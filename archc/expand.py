@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import difflib
 import keyword
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from archc import expr
-from archc.errors import Diagnostic, Pos, SpecError, UsageError
-from archc.load import Document, YMap, YSeq, parse_yaml
+from archc.errors import Diagnostic, Pos, SpecError
+from archc.expr import Chain, Vars
+from archc.load import Document, YMap, YSeq
+from archc.overrides import apply_overrides
 
 # Keys of a block instance that are not block parameters.
 INSTANCE_KEYS = ("name", "type", "inputs", "when", "repeat", "first")
@@ -82,91 +84,6 @@ def expand(doc: Document, overrides: Sequence[str] = ()) -> Document:
     return _Expander(doc, data).run()
 
 
-# -- --set overrides -------------------------------------------------------------------------
-
-
-def apply_overrides(data: YMap, overrides: Sequence[str]) -> YMap:
-    """A copy of `data` with each ``dotted.key=yaml value`` override applied."""
-    for text in overrides:
-        key, sep, raw = text.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(
-                f"--set expects KEY=VALUE, e.g. vars.width=32. Received: {text!r}", code="E004"
-            )
-        origin = f"--set {text}"
-        value = parse_yaml(raw, origin, origin=origin) if raw.strip() else None
-        data = _set_path(data, key.strip().split("."), value, Pos(1, len(key) + 2, 0, origin), text)
-    return data
-
-
-def _set_path(node: Any, parts: list[str], value: Any, pos: Pos, text: str) -> Any:
-    head, rest = parts[0], parts[1:]
-    if isinstance(node, YSeq):
-        if not head.isdigit() or int(head) >= len(node):
-            raise UsageError(f"--set {text}: `{head}` is not an index of that list", code="E004")
-        copy = YSeq(node, pos=node.pos)
-        copy.item_pos = list(node.item_pos)
-        index = int(head)
-        copy[index] = _set_path(node[index], rest, value, pos, text) if rest else value
-        if not rest:
-            copy.item_pos[index] = pos
-        return copy
-    if isinstance(node, YMap):
-        if rest and head not in node:
-            raise UsageError(f"--set {text}: the spec has no `{head}` here", code="E004")
-        copy = YMap(node, pos=node.pos)
-        copy.key_pos, copy.value_pos = dict(node.key_pos), dict(node.value_pos)
-        copy[head] = _set_path(node[head], rest, value, pos, text) if rest else value
-        copy.key_pos.setdefault(head, pos)
-        if not rest:
-            copy.value_pos[head] = pos
-        return copy
-    raise UsageError(
-        f"--set {text}: `{head}` is inside a value that is not a mapping or list", code="E004"
-    )
-
-
-# -- vars ------------------------------------------------------------------------------------
-
-
-class _Vars(Mapping):
-    """Top-level vars, resolved on first use so they may refer to each other in any order."""
-
-    def __init__(self, raw: YMap) -> None:
-        self.raw = raw
-        self.values: dict[str, Any] = {}
-        self.failed: set[str] = set()
-        self.resolving: list[str] = []
-
-    def __getitem__(self, name: str) -> Any:
-        if name in self.values:
-            return self.values[name]
-        if name not in self.raw:
-            raise KeyError(name)
-        if name in self.failed:  # reported where the var is defined
-            raise expr.ExprError(f"var `{name}` is invalid", consequence=True)
-        if name in self.resolving:
-            cycle = " -> ".join([*self.resolving[self.resolving.index(name) :], name])
-            raise expr.ExprError(f"vars refer to each other in a cycle: {cycle}")
-        self.resolving.append(name)
-        try:
-            value = self.raw[name]
-            text = expr.source_of(value)
-            self.values[name] = expr.evaluate(text, self) if text is not None else value
-        except expr.ExprError:
-            self.failed.add(name)
-            raise
-        finally:
-            self.resolving.pop()
-        return self.values[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.raw)
-
-    def __len__(self) -> int:
-        return len(self.raw)
-
-
 # -- expansion -------------------------------------------------------------------------------
 
 
@@ -198,7 +115,7 @@ class _Expander:
                 "E204", "`vars` must be a mapping of names to values", data.value_pos["vars"]
             )
             raw_vars = YMap()
-        self.vars = _Vars(raw_vars)
+        self.vars = Vars(raw_vars)
         for name in raw_vars:  # report every bad var once, where it is defined
             if name not in self.vars.failed:
                 try:
@@ -528,7 +445,7 @@ class _Expander:
             record = len(self.instances)
             self.instances.append(None)  # filled in below, once its output is known
             inner = _Scope(
-                _Chain(params, self.vars),
+                Chain(params, self.vars),
                 dict(zip(block.inputs, current)),
                 path + ".",
                 (*scope.stack, block.name),
@@ -611,22 +528,6 @@ class _Expander:
                 ok = False
             params[name] = value
         return params if ok else None
-
-
-class _Chain(Mapping):
-    """Block parameters in front of the spec's vars."""
-
-    def __init__(self, first: Mapping[str, Any], second: Mapping[str, Any]) -> None:
-        self.first, self.second = first, second
-
-    def __getitem__(self, key: str) -> Any:
-        return self.first[key] if key in self.first else self.second[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter({**dict.fromkeys(self.second), **dict.fromkeys(self.first)})
-
-    def __len__(self) -> int:
-        return len(set(self.first) | set(self.second))
 
 
 class _Failed:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 MAX_LENGTH = 200
@@ -191,3 +191,60 @@ def _suggest(name: str, scope: Mapping[str, Any]) -> str | None:
 
     close = difflib.get_close_matches(name, list(scope), n=1)
     return f"did you mean `{close[0]}`?" if close else None
+
+
+# -- scopes ----------------------------------------------------------------------------------
+
+
+class Vars(Mapping):
+    """Top-level vars, resolved on first use so they may refer to each other in any order."""
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.raw = raw
+        self.values: dict[str, Any] = {}
+        self.failed: set[str] = set()
+        self.resolving: list[str] = []
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self.values:
+            return self.values[name]
+        if name not in self.raw:
+            raise KeyError(name)
+        if name in self.failed:  # reported where the var is defined
+            raise ExprError(f"var `{name}` is invalid", consequence=True)
+        if name in self.resolving:
+            cycle = " -> ".join([*self.resolving[self.resolving.index(name) :], name])
+            raise ExprError(f"vars refer to each other in a cycle: {cycle}")
+        self.resolving.append(name)
+        try:
+            value = self.raw[name]
+            text = source_of(value)
+            self.values[name] = evaluate(text, self) if text is not None else value
+        except ExprError:
+            self.failed.add(name)
+            raise
+        finally:
+            self.resolving.pop()
+        return self.values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.raw)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+
+class Chain(Mapping):
+    """Block parameters in front of the spec's vars."""
+
+    def __init__(self, first: Mapping[str, Any], second: Mapping[str, Any]) -> None:
+        self.first, self.second = first, second
+
+    def __getitem__(self, key: str) -> Any:
+        return self.first[key] if key in self.first else self.second[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(self.second), **dict.fromkeys(self.first)})
+
+    def __len__(self) -> int:
+        return len(set(self.first) | set(self.second))

@@ -1,0 +1,54 @@
+"""``--set key=value`` overrides, applied to the loaded data before expansion.
+
+The value is YAML, parsed by the same safe loader as spec files, so an override is checked
+exactly like file content; errors in it name the override instead of a file line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from archc.errors import Pos, UsageError
+from archc.load import YMap, YSeq, parse_yaml
+
+
+def apply_overrides(data: YMap, overrides: Sequence[str]) -> YMap:
+    """A copy of `data` with each ``dotted.key=yaml value`` override applied."""
+    for text in overrides:
+        key, sep, raw = text.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(
+                f"--set expects KEY=VALUE, e.g. vars.width=32. Received: {text!r}", code="E004"
+            )
+        origin = f"--set {text}"
+        value = parse_yaml(raw, origin, origin=origin) if raw.strip() else None
+        data = _set_path(data, key.strip().split("."), value, Pos(1, len(key) + 2, 0, origin), text)
+    return data
+
+
+def _set_path(node: Any, parts: list[str], value: Any, pos: Pos, text: str) -> Any:
+    head, rest = parts[0], parts[1:]
+    if isinstance(node, YSeq):
+        if not head.isdigit() or int(head) >= len(node):
+            raise UsageError(f"--set {text}: `{head}` is not an index of that list", code="E004")
+        copy = YSeq(node, pos=node.pos)
+        copy.item_pos = list(node.item_pos)
+        index = int(head)
+        copy[index] = _set_path(node[index], rest, value, pos, text) if rest else value
+        if not rest:
+            copy.item_pos[index] = pos
+        return copy
+    if isinstance(node, YMap):
+        if rest and head not in node:
+            raise UsageError(f"--set {text}: the spec has no `{head}` here", code="E004")
+        copy = YMap(node, pos=node.pos)
+        copy.key_pos, copy.value_pos = dict(node.key_pos), dict(node.value_pos)
+        copy[head] = _set_path(node[head], rest, value, pos, text) if rest else value
+        copy.key_pos.setdefault(head, pos)
+        if not rest:
+            copy.value_pos[head] = pos
+        return copy
+    raise UsageError(
+        f"--set {text}: `{head}` is inside a value that is not a mapping or list", code="E004"
+    )
