@@ -94,10 +94,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from archc.emit import summary
     from archc.emit.source import to_source
-    from archc.emit.torch import check_shapes, module_class
 
     graph = _graph(args)
     source = to_source(graph)
+    from archc.emit.torch import check_shapes, module_class  # torch: only for a valid spec
+
     module = module_class(graph)()
     mismatches = check_shapes(module, graph)
     if mismatches:

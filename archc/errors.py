@@ -165,6 +165,7 @@ def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 
 # -- rendering -------------------------------------------------------------------------------
 
+_LINE_WIDTH = 100
 _RED, _BLUE, _CYAN, _BOLD, _RESET = "\033[31m", "\033[34m", "\033[36m", "\033[1m", "\033[0m"
 
 
@@ -199,7 +200,13 @@ def render_text(diagnostics: list[Diagnostic], source: str | None, *, color: boo
             text = printable(lines[d.pos.line - 1].replace("\t", " "))
             gutter = f"{d.pos.line:>5} | "
             width = max(1, (d.pos.end_col or d.pos.col + 1) - d.pos.col)
-            caret = " " * (d.pos.col - 1) + "^" * width
+            col = d.pos.col
+            if len(text) > _LINE_WIDTH:  # show a window around the node of a very long line
+                start = max(0, col - 1 - _LINE_WIDTH // 2)
+                text = ("..." if start else "") + text[start : start + _LINE_WIDTH] + "..."
+                col = col - start + (3 if start else 0)
+                width = min(width, _LINE_WIDTH)
+            caret = " " * (col - 1) + "^" * width
             out.append(paint(gutter, _BLUE) + text)
             out.append(paint(" " * (len(gutter) - 2) + "| ", _BLUE) + paint(caret, _RED))
         out.extend(f"  {paint('note', _CYAN)}: {printable(note)}" for note in d.notes)

@@ -33,7 +33,7 @@ PARAM_TYPES: dict[str, tuple[type, ...]] = {
 }  # fmt: skip
 MAX_REPEAT = 1_000
 MAX_BLOCK_DEPTH = 16
-MAX_LAYERS = 100_000
+MAX_LAYERS = 20_000  # layers and block copies after expansion
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,10 @@ class _Expander:
                 out[key] = self.substitute(out[key], out.value_pos[key], self.vars)
         if key_ok(data, "layers", YSeq):
             scope = _Scope(self.vars, {}, "")
-            layers, names, _ = self.layers(data["layers"], scope, self.input_name(), top=True)
+            try:
+                layers, names, _ = self.layers(data["layers"], scope, self.input_name(), top=True)
+            except _Abort:
+                raise SpecError([*self.doc.problems, *self.diagnostics], self.doc.text) from None
             flat = YSeq(pos=data["layers"].pos)
             for layer in layers:
                 flat.append(layer)
@@ -307,7 +310,7 @@ class _Expander:
             item.get("name") if isinstance(item.get("name"), str) else None for _, item in items
         ]
         if top:
-            kinds = [str(item.get("type", "layer")) for _, item in items]
+            kinds = [t if isinstance(t := item.get("type"), str) else "layer" for _, item in items]
             local_names = default_names(kinds, given)
         else:  # inside a block, unnamed layers are numbered later, like nn.Sequential children
             local_names = given
@@ -317,7 +320,13 @@ class _Expander:
         prev = default_input
         present = 0  # layers kept so far: an unnamed layer's number, as nn.Sequential counts
         for (_, item), local in zip(items, local_names):
-            if "name" in item and not top and not _is_name(item["name"]):
+            if "name" in item and not isinstance(item["name"], str):
+                self.error(
+                    "E204",
+                    f"`name` must be a plain name such as conv1. Received: name={item['name']!r}",
+                    item.value_pos["name"],
+                )
+            elif "name" in item and not top and not _is_name(item["name"]):
                 self.error(
                     "E204",
                     f"`{item['name']}` is not a valid layer name: use ASCII "
@@ -359,7 +368,13 @@ class _Expander:
         raw = self.value(raw, item.value_pos["inputs"], scope.values)
         listed = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else None
         if listed is None or not all(isinstance(n, str) for n in listed):
-            return [prev]  # validation reports the wrong type
+            if raw is not _FAILED:
+                self.error(
+                    "E204",
+                    f"`inputs` must be a layer name or a list of names. Received: inputs={raw!r}",
+                    item.value_pos["inputs"],
+                )
+            return [prev]
         for n in listed:
             if any(i is not None and n.startswith(i.path + ".") for i in self.instances):
                 self.error(
@@ -370,10 +385,20 @@ class _Expander:
                 )
         return [scope.names.get(n, n) for n in listed]
 
-    def plain(self, item: YMap, full: str, inputs: list[str], scope: _Scope) -> YMap:
+    def grow(self, item: YMap) -> None:
+        """Count one more layer or block copy; stop at once past the limit."""
         self.count += 1
-        if self.count == MAX_LAYERS + 1:
-            self.error("E106", f"the spec expands to more than {MAX_LAYERS:,} layers", item.pos)
+        if self.count > MAX_LAYERS:
+            self.error(
+                "E106",
+                f"the spec expands to more than {MAX_LAYERS:,} layers",
+                item.pos,
+                help="use fewer or shorter `repeat`s",
+            )
+            raise _Abort
+
+    def plain(self, item: YMap, full: str, inputs: list[str], scope: _Scope) -> YMap:
+        self.grow(item)
         out = YMap(pos=item.pos)
         out["name"] = full
         out.key_pos["name"] = item.key_pos.get("name", item.pos)
@@ -429,6 +454,7 @@ class _Expander:
         layers: list[YMap] = []
         current = inputs
         for copy in range(repeat):
+            self.grow(item)
             values = {**args, **(first_args if copy == 0 else {})}
             params = self.params(block, values, item)
             if params is None:
@@ -528,6 +554,10 @@ class _Expander:
                 ok = False
             params[name] = value
         return params if ok else None
+
+
+class _Abort(Exception):
+    """Expansion stopped at a limit; the diagnostic is already recorded."""
 
 
 class _Failed:

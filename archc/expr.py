@@ -85,6 +85,16 @@ def parse(text: str) -> ast.expr:
             raise ExprError(f"`{text}` calls a function other than min, max or abs")
         if isinstance(node, ast.Constant) and type(node.value) not in (int, float, bool, str):
             raise ExprError(f"`{text}` contains an unsupported constant")
+        if (
+            (isinstance(node, ast.operator) and type(node) not in _BINARY)
+            or (isinstance(node, ast.cmpop) and type(node) not in _COMPARE)
+            or isinstance(node, ast.Invert)
+        ):
+            raise ExprError(
+                f"`{text}` uses the operator {type(node).__name__}, which spec expressions "
+                "do not allow",
+                help="use + - * / // % **, comparisons, and/or/not",
+            )
     return tree
 
 

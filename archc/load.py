@@ -101,23 +101,26 @@ class _Resolver(BaseResolver):
     """Implicit tags of the YAML 1.2 core schema, decimal integers only."""
 
 
-_Resolver.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_Resolver.add_implicit_resolver(
-    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
-)
-_Resolver.add_implicit_resolver(
-    "tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789")
-)
-_Resolver.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+_SCALARS = {
+    "bool": re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z"),
+    "null": re.compile(r"(?:~|null|Null|NULL|)\Z"),
+    "int": re.compile(r"[-+]?[0-9]+\Z"),
+    "float": re.compile(
+        r"(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z"
     ),
-    list("-+.0123456789"),
-)
+}
+
+
+# The first characters each kind can start with, as PyYAML's resolver indexes them.
+_FIRST = {
+    "bool": "tTfF",
+    "null": ["~", "n", "N", ""],
+    "int": "-+0123456789",
+    "float": "-+.0123456789",
+}
+for _kind, _pattern in _SCALARS.items():
+    _Resolver.add_implicit_resolver(f"tag:yaml.org,2002:{_kind}", _pattern, list(_FIRST[_kind]))
 
 
 class _Composer(Composer):
@@ -144,13 +147,31 @@ class _Composer(Composer):
             self._depth -= 1
 
 
-class _NodeLoader(Reader, Scanner, Parser, _Composer, _Resolver):
+class _PyNodeLoader(Reader, Scanner, Parser, _Composer, _Resolver):
+    """Pure-Python scanning and parsing."""
+
     def __init__(self, text: str) -> None:
         Reader.__init__(self, text)
         Scanner.__init__(self)
         Parser.__init__(self)
         _Composer.__init__(self)
         _Resolver.__init__(self)
+
+
+try:  # libyaml scans and parses about five times faster; composing stays ours, with its limits
+    from yaml._yaml import CParser
+
+    class _CNodeLoader(_Composer, CParser, _Resolver):
+        """libyaml's events, archc's composer (depth and alias limits) and resolver."""
+
+        def __init__(self, text: str) -> None:
+            CParser.__init__(self, text)
+            _Composer.__init__(self)
+            _Resolver.__init__(self)
+
+    _NodeLoader: type = _CNodeLoader
+except ImportError:  # PyYAML built without libyaml
+    _NodeLoader = _PyNodeLoader
 
 
 class _LoadFailure(Exception):
@@ -168,6 +189,8 @@ def read_text(path: str | Path) -> str:
     try:
         if p.is_dir():
             raise UsageError(f"{path}: is a directory, not a spec file")
+        if p.exists() and not p.is_file():  # a FIFO or a device could block or never end
+            raise UsageError(f"{path}: is not a regular file")
         size = p.stat().st_size
         if size > MAX_FILE_BYTES:
             raise UsageError(
@@ -207,7 +230,7 @@ def loads(text: str, path: str = "<spec>") -> Document:
         diag = Diagnostic("E105", "the spec is empty; it needs at least `input` and `layers`", path)
         raise SpecError([diag], text)
     if not isinstance(data, YMap):
-        pos = getattr(data, "pos", Pos(1, 1))
+        pos = getattr(data, "pos", None) or _first_content(text)
         diag = Diagnostic(
             "E105", "a spec must be a mapping of keys such as `input` and `layers`", path, pos
         )
@@ -243,7 +266,7 @@ def parse_yaml(
     except _LoadFailure as exc:
         diagnostics.append(Diagnostic(exc.code, exc.message, path, _pos(exc.mark), help=exc.help))
     except yaml.MarkedYAMLError as exc:
-        diagnostics.append(_syntax_diagnostic(exc, path))
+        diagnostics.append(_syntax_diagnostic(exc, path, text))
     except yaml.YAMLError as exc:  # reader errors: control characters, bad encodings
         mark = getattr(exc, "position", None)
         line, col = _line_col(text, mark) if isinstance(mark, int) else (1, 1)
@@ -255,17 +278,32 @@ def parse_yaml(
     raise SpecError(diagnostics, text)
 
 
-def _syntax_diagnostic(exc: yaml.MarkedYAMLError, path: str) -> Diagnostic:
+def _syntax_diagnostic(exc: yaml.MarkedYAMLError, path: str, text: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or "invalid YAML"
     message = f"YAML syntax error: {problem}"
     if exc.context:
         message += f" ({exc.context})"
     help = None
-    if "'\\t'" in problem:
+    lines = text.splitlines()
+    at = lines[mark.line][mark.column : mark.column + 1] if mark and mark.line < len(lines) else ""
+    if "maximum nesting depth" in problem:  # libyaml's own limit
+        return Diagnostic(
+            "E106", "the YAML nests too deeply", path, _pos(mark) if mark else Pos(1, 1)
+        )
+    if at == "\t" or "'\\t'" in problem:
         message = "YAML syntax error: a tab character here; YAML indents with spaces only"
         help = "replace the tab with spaces"
     return Diagnostic("E100", message, path, _pos(mark) if mark else Pos(1, 1), help=help)
+
+
+def _first_content(text: str) -> Pos:
+    """Where a document's content starts: the first line that is not blank, a comment or ---."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith(("#", "---", "%")):
+            return Pos(number, len(line) - len(line.lstrip()) + 1)
+    return Pos(1, 1)
 
 
 def _first_line(exc: Exception) -> str:
@@ -356,6 +394,17 @@ class _Builder:
     def _scalar(self, node: ScalarNode) -> Any:
         kind = node.tag.rsplit(":", 1)[-1]
         value = node.value
+        if kind in ("map", "seq"):
+            raise _LoadFailure("E103", f"YAML tag `!!{kind}` on a scalar", node.start_mark)
+        if kind == "str":
+            return value
+        if not _SCALARS[kind].match(value):  # an explicit tag on a value that is not one
+            raise _LoadFailure(
+                "E103",
+                f"`{value}` is not a YAML {kind}",
+                node.start_mark,
+                help=f"remove the `!!{kind}` tag",
+            )
         if kind == "int":
             if len(value.lstrip("+-")) > 30:
                 raise _LoadFailure(
@@ -369,11 +418,7 @@ class _Builder:
             return float("nan") if lowered.endswith("nan") else float(value)
         if kind == "bool":
             return value.lower() == "true"
-        if kind == "null":
-            return None
-        if kind in ("map", "seq"):
-            raise _LoadFailure("E103", f"YAML tag `!!{kind}` on a scalar", node.start_mark)
-        return value
+        return None
 
     def _sequence(self, node: SequenceNode) -> YSeq:
         seq = YSeq(pos=_span(node, self.origin))

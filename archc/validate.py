@@ -10,7 +10,16 @@ from __future__ import annotations
 import difflib
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    ValidationError,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
 
 from archc.errors import Diagnostic, SpecError
 from archc.layers import Layer
@@ -20,6 +29,12 @@ from archc.load import Document, YMap, YSeq
 # A discriminated union over every registered layer kind (built from the registry, so a new
 # kind needs no edit here).
 LayerSpec = Annotated[Union[tuple(Layer.registry.values())], Field(discriminator="type")]  # noqa: UP007
+
+
+def _version(value: Any) -> int:
+    if type(value) is not int or value != 1:  # `true` and `1.0` equal 1 but are not a version
+        raise PydanticCustomError("archc_version", "must be 1, the spec language version")
+    return value
 
 
 class InputSpec(BaseModel):
@@ -36,7 +51,9 @@ class Spec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    archc: Literal[1] = Field(description="Version of the spec language")
+    archc: Annotated[Literal[1], PlainValidator(_version), WithJsonSchema({"const": 1})] = Field(
+        description="Version of the spec language"
+    )
     name: Name = Field(description="Name of the network; the generated class is called this")
     description: str = ""
     input: InputSpec
