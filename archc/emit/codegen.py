@@ -29,7 +29,7 @@ def ident(name: str) -> str:
 
 
 class Code(str):
-    """Source text already rendered by this module (by `lit` or `size_lit`)."""
+    """Source text already rendered by this module (by `lit`), passed through unchanged."""
 
 
 def lit(value: object) -> str:
@@ -50,16 +50,6 @@ def lit(value: object) -> str:
         items = [lit(v) for v in value]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
     raise CodegenError(f"cannot render {value!r} as a literal")
-
-
-def size_lit(values: tuple[int, ...]) -> Code:
-    """A per-dimension size: one int when all dims agree, else a tuple."""
-    return Code(lit(values[0]) if len(set(values)) == 1 else lit(values))
-
-
-def optional_size(values: tuple[int, ...], default: int) -> Code | None:
-    """`size_lit(values)`, or None (the keyword is left out) when every dim has the default."""
-    return None if all(v == default for v in values) else size_lit(values)
 
 
 def call(fn: str, *args: str, **kwargs: object) -> str:
