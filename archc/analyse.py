@@ -76,6 +76,10 @@ class Graph:
     def node(self, name: str) -> Node:
         return self._by_name[name]
 
+    @property
+    def names(self) -> set[str]:
+        return set(self._by_name)
+
     def shape_of(self, name: str) -> Shape:
         return self.input_shape if name == self.input_name else self._by_name[name].shape
 

@@ -135,7 +135,9 @@ class _Expander:
         if key_ok(data, "layers", YSeq):
             scope = _Scope(self.vars, {}, "")
             try:
-                layers, names, _ = self.layers(data["layers"], scope, self.input_name(), top=True)
+                layers, names, last = self.layers(
+                    data["layers"], scope, self.input_name(), top=True
+                )
             except _Abort:
                 raise SpecError([*self.doc.problems, *self.diagnostics], self.doc.text) from None
             flat = YSeq(pos=data["layers"].pos)
@@ -144,12 +146,20 @@ class _Expander:
                 flat.item_pos.append(layer.pos)
             out["layers"] = flat
             if isinstance(out.get("outputs"), YSeq):  # block instances name their output layer
+                for n, pos in zip(out["outputs"], out["outputs"].item_pos):
+                    self.check_not_inside(n, pos)
                 outputs = YSeq(
                     (names.get(n, n) if isinstance(n, str) else n for n in out["outputs"]),
                     pos=out["outputs"].pos,
                 )
                 outputs.item_pos = out["outputs"].item_pos
                 out["outputs"] = outputs
+            elif "outputs" not in out and layers:  # the last layer's value, not the last line's
+                outputs = YSeq([last], pos=data["layers"].pos)
+                outputs.item_pos = [data["layers"].pos]
+                outputs.synthesized = True
+                out["outputs"] = outputs
+                out.key_pos["outputs"] = out.value_pos["outputs"] = outputs.pos
         if self.diagnostics:  # with the loader's findings: both are reported together
             raise SpecError([*self.doc.problems, *self.diagnostics], self.doc.text)
         expansion = Expansion(
@@ -318,6 +328,7 @@ class _Expander:
         out: list[YMap] = []
         names = scope.names
         prev = default_input
+        seen: set[str] = set()
         present = 0  # layers kept so far: an unnamed layer's number, as nn.Sequential counts
         for (_, item), local in zip(items, local_names):
             if "name" in item and not isinstance(item["name"], str):
@@ -350,6 +361,12 @@ class _Expander:
                 continue
             local = local if local is not None else str(present)
             present += 1
+            if local in seen:
+                self.error(
+                    "E401", f"duplicate layer name `{local}`", item.value_pos.get("name", item.pos)
+                )
+                continue
+            seen.add(local)
             kind = item.get("type")
             if isinstance(kind, str) and kind in self.blocks:
                 layers, last = self.instance(self.blocks[kind], item, local, scope, inputs)
@@ -376,13 +393,7 @@ class _Expander:
                 )
             return [prev]
         for n in listed:
-            if any(i is not None and n.startswith(i.path + ".") for i in self.instances):
-                self.error(
-                    "E402",
-                    f"`{n}` reaches inside a block instance; refer to the "
-                    "instance by its name, which stands for its output",
-                    item.value_pos["inputs"],
-                )
+            self.check_not_inside(n, item.value_pos["inputs"])
         return [scope.names.get(n, n) for n in listed]
 
     def grow(self, item: YMap) -> None:
@@ -396,6 +407,18 @@ class _Expander:
                 help="use fewer or shorter `repeat`s",
             )
             raise _Abort
+
+    def check_not_inside(self, name: object, pos: Pos) -> None:
+        """A reference to a layer inside a block instance (other than through its name)."""
+        if isinstance(name, str) and any(
+            i is not None and name.startswith(i.path + ".") for i in self.instances
+        ):
+            self.error(
+                "E402",
+                f"`{name}` reaches inside a block instance; refer to the instance by its name, "
+                "which stands for its output",
+                pos,
+            )
 
     def plain(self, item: YMap, full: str, inputs: list[str], scope: _Scope) -> YMap:
         self.grow(item)

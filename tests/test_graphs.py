@@ -39,15 +39,26 @@ GRAPH_ERRORS = [
         "add of different channels",
         "  - {name: a, type: conv, filters: 16, kernel: 3, padding: 1}\n"
         "  - {name: sum, type: add, inputs: [a, input]}\n",
-        [("E310", 6, "add needs inputs of the same shape; channels differ: 16 vs 8. "
-                     "Received: inputs [16, 16, 16] and [8, 16, 16]")],
+        [
+            (
+                "E310",
+                6,
+                "add needs inputs of the same shape; channels differ: 16 vs 8. "
+                "Received: inputs [16, 16, 16] and [8, 16, 16]",
+            )
+        ],
     ),
     (
         "concat of different spatial sizes",
-        "  - {name: a, type: pool, kernel: 2}\n"
-        "  - {name: cat, type: concat, inputs: [a, input]}\n",
-        [("E311", 6, "concat along channels needs all other dimensions to match. "
-                     "Received: inputs [8, 8, 8] and [8, 16, 16]")],
+        "  - {name: a, type: pool, kernel: 2}\n  - {name: cat, type: concat, inputs: [a, input]}\n",
+        [
+            (
+                "E311",
+                6,
+                "concat along channels needs all other dimensions to match. "
+                "Received: inputs [8, 8, 8] and [8, 16, 16]",
+            )
+        ],
     ),
     (
         "unused layer",
@@ -64,8 +75,9 @@ GRAPH_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("layers, expected", [c[1:] for c in GRAPH_ERRORS],
-                         ids=[c[0] for c in GRAPH_ERRORS])
+@pytest.mark.parametrize(
+    "layers, expected", [c[1:] for c in GRAPH_ERRORS], ids=[c[0] for c in GRAPH_ERRORS]
+)
 def test_graph_errors(layers, expected):
     assert diagnostics(HEAD + layers) == expected
 
@@ -97,7 +109,7 @@ layers:
 def test_block_instances_expand_to_hierarchical_names():
     text = BLOCK + (
         "  - {name: stage, type: unit, filters: 16, repeat: 3, first: {project: true}}\n"
-        "  - {name: head, type: conv, filters: \"${width // 2}\", kernel: 1}\n"
+        '  - {name: head, type: conv, filters: "${width // 2}", kernel: 1}\n'
     )
     graph = archc.analyse(archc.loads(text))
     assert [n.name for n in graph.nodes] == [
@@ -120,8 +132,12 @@ def test_block_state_dict_follows_the_names():
 def test_block_without_projection_reports_the_mismatch_at_the_block_line():
     text = BLOCK + "  - {name: stage, type: unit, filters: 16}\n"  # 8 -> 16 channels, no proj
     assert diagnostics(text) == [
-        ("E310", 11, "add needs inputs of the same shape; channels differ: 16 vs 8. "
-                     "Received: inputs [16, 16, 16] and [8, 16, 16]"),
+        (
+            "E310",
+            11,
+            "add needs inputs of the same shape; channels differ: 16 vs 8. "
+            "Received: inputs [16, 16, 16] and [8, 16, 16]",
+        ),
     ]
 
 
@@ -162,8 +178,9 @@ def test_summary_depth_folds_blocks():
 
 def test_diagram_collapse_draws_each_block_once(tmp_path):
     target = tmp_path / "r.dot"
-    rc, _, err = run_cli("diagram", "architectures/resnet18.yaml", "--collapse", "-o",
-                         str(target), cwd=REPO)
+    rc, _, err = run_cli(
+        "diagram", "architectures/resnet18.yaml", "--collapse", "-o", str(target), cwd=REPO
+    )
     assert rc == 0, err
     dot = target.read_text()
     assert dot.count("maxpool -> layer1") == 1
@@ -175,8 +192,20 @@ def test_diagram_without_graphviz_writes_dot_and_says_how_to_install(tmp_path):
     """With no `dot` program on PATH, archc writes the .dot source and explains in one line."""
     env = {**os.environ, "PATH": str(tmp_path)}  # nothing on PATH, so no `dot`
     result = subprocess.run(
-        [sys.executable, "-m", "archc", "diagram", str(REPO / "architectures" / "lenet5.yaml"),
-         "-o", str(tmp_path / "l.png")], env=env, capture_output=True, text=True, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "archc",
+            "diagram",
+            str(REPO / "architectures" / "lenet5.yaml"),
+            "-o",
+            str(tmp_path / "l.png"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "l.dot").exists() and not (tmp_path / "l.png").exists()
     (line,) = result.stdout.strip().splitlines()

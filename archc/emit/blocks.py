@@ -107,12 +107,14 @@ class BlockClasses:
         block = self.expansion.blocks[inst.block]
         args = dict(inst.args)
         parts = [lit(self.graph.shape_of(i)[0]) for i in inst.inputs]
-        try:
-            for param in block.params.values():
-                if param.required:
-                    parts.append(lit(args[param.name]))
-                elif args[param.name] != param.default:
-                    parts.append(f"{self.safe[inst.block][param.name]}={lit(args[param.name])}")
+        try:  # required parameters first, as the signature lists them, then changed defaults
+            params = block.params.values()
+            parts += [lit(args[p.name]) for p in params if p.required]
+            for param in params:
+                value = args[param.name]
+                changed = type(value) is not type(param.default) or value != param.default
+                if not param.required and changed:
+                    parts.append(f"{self.safe[inst.block][param.name]}={lit(value)}")
         except CodegenError:
             return None
         return f"{name}({', '.join(parts)})"
@@ -140,7 +142,11 @@ class _ClassWriter:
         if not self.instances:
             raise Unsupported("no instances")
         # Constructor parameters live only in __init__, beside the imports and `self`.
-        ns = Namespace(frozenset({"self", "super", "torch", "nn", "F", "in_channels"}))
+        ns = Namespace(
+            frozenset(
+                {"self", "super", "torch", "nn", "F", "in_channels", "min", "max", "abs", "getattr"}
+            )
+        )
         if len(block.inputs) == 1:
             self.chan_params = ["in_channels"]
         else:
@@ -179,7 +185,10 @@ class _ClassWriter:
         if not any(
             isinstance(n, ast.Name) and n.id not in ("min", "max", "abs") for n in ast.walk(tree)
         ):
-            return lit(expr.evaluate(ast.unparse(tree), {}))  # constant: fold it
+            value = expr.evaluate(ast.unparse(tree), {})  # constant: fold it
+            if isinstance(value, list) and len(value) == 1:
+                value = value[0]  # one size for every dimension, as the spec means it
+            return lit(value)
         return ast.unparse(tree)
 
     # -- the class ---------------------------------------------------------------------------
@@ -333,15 +342,16 @@ class _ClassWriter:
 
     def template(self, locate: Callable[[Instance], str | None]) -> Node:
         """The layer in some instance, for its rank and structural choices."""
+        nodes = []
         for inst in self.instances:
             path = locate(inst)
-            if path is None:
-                continue
-            try:
-                return self.graph.node(path)
-            except KeyError:
-                continue
-        raise Unsupported("a layer appears in no instance")
+            if path is not None and path in self.graph.names:
+                nodes.append(self.graph.node(path))
+        if not nodes:
+            raise Unsupported("a layer appears in no instance")
+        if len({len(n.input_shapes[0]) for n in nodes}) > 1:
+            raise Unsupported("the block is used on inputs of different ranks")
+        return nodes[0]
 
     def nested(
         self, raw: YMap, locate: Callable, ins: list[str], bound: dict[str, ast.expr] | None = None

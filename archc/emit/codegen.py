@@ -66,7 +66,7 @@ class Namespace:
     """Hands out local variable names: refuses keywords, reserved words and duplicates."""
 
     # Names generated code uses itself: forward's `x` and `out`, the imports, `self`, `super`.
-    RESERVED = frozenset({"self", "torch", "nn", "F", "x", "out", "super", "tuple"})
+    RESERVED = frozenset({"self", "torch", "nn", "F", "x", "out", "super", "tuple", "getattr"})
 
     def __init__(self, reserved: frozenset[str] = RESERVED) -> None:
         self.used: set[str] = set()

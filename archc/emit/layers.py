@@ -29,9 +29,10 @@ class Args:
         self.in_channels = Code(lit(node.input_shapes[0][0]))
 
     def code(self, field: str) -> Code | None:
-        if field not in self.layer.model_fields_set:
+        value = getattr(self.layer, field)
+        if field not in self.layer.model_fields_set or value is None:
             return None
-        return value_code(getattr(self.layer, field))
+        return value_code(value)
 
     def need(self, field: str) -> Code:
         return self.code(field) or value_code(getattr(self.layer, field))

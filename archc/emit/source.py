@@ -65,12 +65,13 @@ def scope_tree(graph: Graph) -> Scope:
             path = ".".join(parts[:depth])
             if path not in scopes:
                 inst = instances.get(path) or _infer_instance(graph, path)
-                scopes[path] = Scope(path, inst.block, inst.inputs, (inst.output,), inst.repeated)
+                inputs = tuple(dict.fromkeys(inst.inputs))  # one parameter per distinct value
+                scopes[path] = Scope(path, inst.block, inputs, (inst.output,), inst.repeated)
                 parent.items.append(
                     Item(
                         parts[depth - 1],
                         inst.output,
-                        inst.inputs,
+                        inputs,
                         graph.shape_of(inst.output),
                         scope=scopes[path],
                     )

@@ -9,7 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from archc import formulas
 from archc.errors import LayerError
-from archc.layers.base import Layer, Padding, Shape, Size, per_dim, sizes, spatial_rank
+from archc.layers.base import Layer, Padding, Shape, Size, fmt_shape, per_dim, sizes, spatial_rank
 from archc.layers.conv import shrink_error
 
 PoolKernel = sizes(1, ("global",))
@@ -62,6 +62,13 @@ class Pool(Layer):
         p = per_dim(self.padding, rank, "padding")
         out = []
         for dim, (n, kk, ss, pp) in enumerate(zip(shape[1:], k, s, p)):
+            if self.mode == "avg" and rank == 3 and n < kk:  # PyTorch's avg_pool3d refuses it
+                raise LayerError(
+                    f"3-D average pooling needs each input dimension at least the kernel size, "
+                    f"padding aside. Received: input {fmt_shape(shape)}, kernel={self.kernel}",
+                    code="E302",
+                    field="kernel",
+                )
             if 2 * pp > kk:
                 raise LayerError(
                     f"pool padding must be at most half the kernel. "
