@@ -7,7 +7,7 @@ ARCHC  := $(VENV)/bin/archc
 TORCH  := torch==2.13.0
 TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
-.PHONY: demo test bench diagrams docs-errors lint graphviz clean
+.PHONY: demo test fuzz bench diagrams docs-errors lint graphviz clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ demo: $(VENV)/.installed graphviz
 
 test: $(VENV)/.installed graphviz
 	$(PY) -m pytest
+
+fuzz: $(VENV)/.installed
+	ARCHC_FUZZ=long $(PY) -m pytest -s tests/test_fuzz_shapes.py tests/test_mutation_fuzz.py
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/run.py

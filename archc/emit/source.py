@@ -65,7 +65,7 @@ def scope_tree(graph: Graph) -> Scope:
             path = ".".join(parts[:depth])
             if path not in scopes:
                 inst = instances.get(path) or _infer_instance(graph, path)
-                inputs = tuple(dict.fromkeys(inst.inputs))  # one parameter per distinct value
+                inputs = inst.inputs
                 scopes[path] = Scope(path, inst.block, inputs, (inst.output,), inst.repeated)
                 parent.items.append(
                     Item(
@@ -262,7 +262,11 @@ def forward_lines(
         local = (input_names or {}).get(name) or labels.get(name) or name.rsplit(".", 1)[-1]
         var[name] = chain if chained else ns.name(local if not local.isdigit() else "y")
 
-    params = ", ".join(f"{var[n]}: torch.Tensor" for n in inputs)
+    # A value passed twice is read through its first parameter; the second goes unused.
+    params = ", ".join(
+        f"{var[n] if n not in inputs[:i] else ns.name('unused')}: torch.Tensor"
+        for i, n in enumerate(inputs)
+    )
     returns = [var[n] for n in outputs]
     out_type = (
         "torch.Tensor"
