@@ -79,6 +79,8 @@ def validate(doc: Document) -> Spec:
         spec = Spec.model_validate(doc.data)
     except ValidationError as exc:
         errors = _one_per_field(_without_consequences(exc.errors()), doc)
+        if not errors:  # only values archc filled in are wrong: report those after all
+            errors = _one_per_field(exc.errors(), doc, keep_synthesized=True)
         diagnostics = [_diagnostic(error, doc) for error in errors]
         raise SpecError([*doc.problems, *diagnostics], doc.text) from None
     if doc.problems:
@@ -146,12 +148,12 @@ def _without_consequences(errors: list[dict]) -> list[dict]:
     ]
 
 
-def _one_per_field(errors: list[dict], doc: Document) -> list[dict]:
+def _one_per_field(errors: list[dict], doc: Document, keep_synthesized: bool = False) -> list[dict]:
     """One error per field: a union (a name or a list of names) fails once per member."""
     best: dict[tuple, tuple[int, dict]] = {}
     for error in errors:
         _, path = doc.locate(tuple(error["loc"]))
-        if _synthesized(doc, path):
+        if not keep_synthesized and _synthesized(doc, path):
             continue  # archc filled this in from a name already reported where it is written
         key = path[:3] if path[:1] == ("layers",) else path[:2]
         if error["type"] in ("extra_forbidden", "missing"):

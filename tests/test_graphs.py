@@ -220,3 +220,23 @@ def test_expand_output_is_a_valid_spec_with_the_same_numbers(tmp_path):
     rc2, orig, _ = run_cli("summary", "architectures/mobilenet_v2.yaml", "--json", cwd=REPO)
     assert rc == rc2 == 0
     assert json.loads(flat) == json.loads(orig)
+
+
+def test_nested_block_call_puts_required_parameters_before_keywords():
+    """A block inside a block, called with a changed default and a required parameter."""
+    text = (
+        "archc: 1\nname: Net\ninput: {shape: [4, 10, 10]}\nblocks:\n"
+        "  inner:\n    params: {flag: false, p: int}\n    layers:\n"
+        '      - {name: c, type: conv, filters: "${max(p, 2)}", kernel: 1}\n'
+        "  outer:\n    layers:\n"
+        "      - {name: cat, type: concat, inputs: [input, input]}\n"
+        "      - {name: i, type: inner, flag: true, p: 2}\n"
+        "layers:\n  - {name: o, type: outer}\n"
+    )
+    spec = archc.loads(text)
+    source = archc.to_source(spec)
+    compile(source, "<generated>", "exec")  # no "positional argument follows keyword"
+    assert "Inner((in_channels + in_channels), 2, flag=True)" in source
+    from archc.emit.torch import check_shapes
+
+    assert check_shapes(archc.to_torch(spec), archc.analyse(spec)) == []

@@ -381,11 +381,13 @@ class _ClassWriter:
         outer = dict(zip(writer.chan_params, (ast.parse(c, mode="eval").body for c in ins)))
         outer.update((writer.safe[p], e) for p, e in params.items())
         out_chan = _substitute(writer.out_chan, outer)
-        args = [*ins]
-        for pname, param in inner.params.items():
-            if pname in raw:
-                code = ast.unparse(params[pname])
-                args.append(code if param.required else f"{writer.safe[pname]}={code}")
+        args = [*ins]  # required parameters first, as the signature lists them
+        args += [ast.unparse(params[p]) for p, param in inner.params.items() if param.required]
+        args += [
+            f"{writer.safe[p]}={ast.unparse(params[p])}"
+            for p, param in inner.params.items()
+            if not param.required and p in raw
+        ]
         return f"{name}({', '.join(args)})", out_chan
 
     def sequential(
