@@ -1010,7 +1010,9 @@ class _SpecGen(_Gen):
                 self.ok = False
                 break
             last = scope.prev
-            local_v = next(k for k, x in scope.values.items() if x is v)
+            local_v = next((k for k, x in scope.values.items() if x is v), None)
+            if local_v is None:  # the value has no local name left to merge by
+                continue
             local_last = self.local_of(scope, last)
             kind = "add" if v.shape == last.shape else "concat"
             item = {"type": kind, "inputs": [local_last, local_v]}
