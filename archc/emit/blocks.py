@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from archc import expr
 from archc.analyse import Graph, Node
-from archc.emit.codegen import Code, CodegenError, Namespace, ident, lit, wrap_lines
+from archc.emit.codegen import Code, CodegenError, Namespace, camel_case, ident, lit, wrap_lines
 from archc.emit.layers import (
     ACTIVATION_MODULES,
     MODULES,
@@ -128,7 +128,7 @@ class BlockClasses:
             except (Unsupported, CodegenError, expr.ExprError):
                 return None
             self.writers[block] = writer
-            name = self.class_names.name(_camel(block))
+            name = self.class_names.name(camel_case(block))
             self.classes.append([f"class {name}(nn.Module):", *wrap_lines(lines)])
             self.rendered[block] = name
         return self.rendered[block]
@@ -485,7 +485,3 @@ def _substitute(code: str, mapping: dict[str, ast.expr]) -> str:
             return mapping.get(node.id, node)
 
     return ast.unparse(Substitute().visit(ast.parse(code, mode="eval").body))
-
-
-def _camel(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)

@@ -130,3 +130,8 @@ def _split_args(text: str) -> list[str]:
 def wrap_lines(lines: list[str]) -> list[str]:
     """`wrap` applied to every physical line."""
     return [wrap(physical) for line in lines for physical in line.split("\n")]
+
+
+def camel_case(name: str | None) -> str:
+    """A class name from a block name: ``inverted_residual`` -> ``InvertedResidual``."""
+    return "".join(part[:1].upper() + part[1:] for part in (name or "block").split("_") if part)

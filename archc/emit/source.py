@@ -18,7 +18,15 @@ from functools import partial
 
 from archc.analyse import Graph, Node
 from archc.emit.blocks import BlockClasses
-from archc.emit.codegen import CodegenError, Namespace, comment_text, ident, shape_text, wrap_lines
+from archc.emit.codegen import (
+    CodegenError,
+    Namespace,
+    camel_case,
+    comment_text,
+    ident,
+    shape_text,
+    wrap_lines,
+)
 from archc.emit.layers import has_module, module_expr, sequential_modules, step_expr
 from archc.expand import Instance
 from archc.layers.base import Shape
@@ -165,7 +173,7 @@ class _Writer:
                 return call
         body = "\n".join(self.body(scope))
         if body not in self.class_of_body:
-            name = self.class_names.name(_camel(scope.block))
+            name = self.class_names.name(camel_case(scope.block))
             self.class_of_body[body] = name
             self.classes.append(self.class_lines(name, scope))
         return f"{self.class_of_body[body]}()"
@@ -318,7 +326,3 @@ def _assign(name: str, expr: str) -> str:
     if name.isdigit():
         return f'{INDENT * 2}self.add_module("{int(name)}", {expr})'
     return f"{INDENT * 2}self.{ident(name)} = {expr}"
-
-
-def _camel(name: str | None) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in (name or "block").split("_") if part)
