@@ -20,6 +20,7 @@ from collections.abc import Callable
 from archc import expr
 from archc.analyse import Graph, Node
 from archc.emit.codegen import Code, CodegenError, Namespace, camel_case, ident, lit, wrap_lines
+from archc.emit.forward import INDENT, Statement, assign, attribute, forward_lines, sequential
 from archc.emit.layers import (
     ACTIVATION_MODULES,
     MODULES,
@@ -32,7 +33,6 @@ from archc.emit.layers import (
 from archc.expand import Block, Expansion, Instance
 from archc.load import YMap
 
-INDENT = "    "
 _PY_TYPES = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "list"}
 # Fields that choose the forward computation or the module class: literal in a block.
 _STRUCTURAL = ("type", "activation", "fn", "axis", "shape", "mode")
@@ -212,15 +212,15 @@ class _ClassWriter:
         ]
         statements, chan = self.members(init)
         self.check_channels(chan)
-        from archc.emit.source import forward_lines
-
         output = block.output or self.last_local
         self.out_chan = chan[output]
         return [*init, "", *forward_lines(list(block.inputs), statements, [output])]
 
-    def members(self, init: list[str]) -> tuple[list, dict[str, str]]:
-        from archc.emit.source import Statement, _assign, _attribute
+    def members(self, init: list[str]) -> tuple[list[Statement], dict[str, str]]:
+        """Append each layer's module to `init`; return the forward statements and channels.
 
+        Channels map each local value to its channel count, as code over the parameters.
+        """
         block = self.block
         chan = dict(zip(block.inputs, self.chan_params))
         alias: dict[str, str] = {}  # layers dropped by a literal `when: false` -> their input
@@ -238,53 +238,59 @@ class _ClassWriter:
                 local = str(present)
             inputs = self.inputs_of(raw, previous, alias)
             if when is False:
-                alias[local] = inputs[0]
-                previous = alias[local]
+                alias[local] = previous = inputs[0]
                 continue
-            present += 1
-            conditional = conditional or when is not None
-            kind = raw.get("type")
-            for key in _STRUCTURAL:
-                if expr.source_of(raw.get(key)) is not None:
-                    raise Unsupported(f"`{key}` is an expression")
-            ins = [chan[i] for i in inputs]
-            if kind in self.owner.expansion.blocks:
-                ctor, out_chan = self.nested(raw, self.at(local), ins)
-                render = None
-            else:
-                node = self.template(self.at(local))
-                args = _SymbolicArgs(node, raw, ins[0], self.render)
-                out_chan = _channels(node.kind, args, ins)
-                ctor = module_expr(node, args) if node.kind in MODULES else None
-                render = node
             if local in chan:
                 raise Unsupported(f"two layers named `{local}`")
-            module = _attribute(local)
-            if ctor is not None:
-                suffix = f" if {when} else None" if when is not None else ""
-                init.append(_assign(local, ctor + suffix))
-                present_test = f"{module} is not None"
-            elif when is not None:  # no module to test: keep the condition as a flag
-                flag = f"use_{local}"
-                if flag in chan or any(
-                    flag == r.get("name") for r in block.layers if isinstance(r, YMap)
-                ):
-                    raise Unsupported("flag name taken")
-                init.append(f"{INDENT * 2}self.{ident(flag)} = {when}")
-                present_test = f"self.{ident(flag)}"
-            statements.append(
-                Statement(
-                    local,
-                    tuple(inputs),
-                    _step(render, module, present_test if when is not None else None),
-                    f"{out_chan} channels",
-                )
-            )
-            chan[local] = out_chan if when is None else f"({out_chan} if {when} else {ins[0]})"
+            present += 1
+            conditional = conditional or when is not None
+            statements.append(self.member(raw, local, inputs, when, chan, init))
             previous = local
         self.last_local = previous
         self.chan = chan
         return statements, chan
+
+    def member(
+        self,
+        raw: YMap,
+        local: str,
+        inputs: list[str],
+        when: str | None,
+        chan: dict[str, str],
+        init: list[str],
+    ) -> Statement:
+        """One layer of the block: its line in `init`, its channels, its forward statement."""
+        for key in _STRUCTURAL:
+            if expr.source_of(raw.get(key)) is not None:
+                raise Unsupported(f"`{key}` is an expression")
+        ins = [chan[i] for i in inputs]
+        render = None
+        if raw.get("type") in self.owner.expansion.blocks:
+            ctor, out_chan = self.nested(raw, self.at(local), ins)
+        else:
+            render = self.template(self.at(local))
+            args = _SymbolicArgs(render, raw, ins[0], self.render)
+            out_chan = _channels(render.kind, args, ins)
+            ctor = module_expr(render, args) if render.kind in MODULES else None
+        module = attribute(local)
+        comment = f"{out_chan} channels"
+        test = None
+        if when is not None:  # an absent layer passes its input on
+            test = f"{module} is not None" if ctor is not None else self.flag(local, when, init)
+            out_chan = f"({out_chan} if {when} else {ins[0]})"
+        if ctor is not None:
+            init.append(assign(local, ctor + (f" if {when} else None" if when else "")))
+        chan[local] = out_chan
+        return Statement(local, tuple(inputs), _step(render, module, test), comment)
+
+    def flag(self, local: str, when: str, init: list[str]) -> str:
+        """A layer with no module keeps its condition in a flag: ``self.use_relu``."""
+        flag = f"use_{local}"
+        taken = any(flag == r.get("name") for r in self.block.layers if isinstance(r, YMap))
+        if taken or flag in self.block.inputs:
+            raise Unsupported("flag name taken")
+        init.append(f"{INDENT * 2}self.{ident(flag)} = {when}")
+        return f"self.{ident(flag)}"
 
     def inputs_of(self, raw: YMap, previous: str, alias: dict[str, str]) -> list[str]:
         given = raw.get("inputs")
@@ -370,7 +376,7 @@ class _ClassWriter:
             else:
                 raise Unsupported("missing parameter")
             params[name] = ast.parse(code, mode="eval").body
-        sequential = self.sequential(inner, locate, ins[0], params)
+        sequential = self.as_sequential(inner, locate, ins[0], params)
         if sequential is not None:
             return sequential
         name = self.owner.class_for(inner.name)
@@ -390,7 +396,7 @@ class _ClassWriter:
         ]
         return f"{name}({', '.join(args)})", out_chan
 
-    def sequential(
+    def as_sequential(
         self, inner: Block, locate: Callable, in_chan: str, bound: dict
     ) -> tuple[str, str] | None:
         """`nn.Sequential(...)` for a nested block of unnamed layers in a chain.
@@ -443,8 +449,6 @@ class _ClassWriter:
             else:
                 modules.append(f"*([{', '.join(parts)}] if {cond} else [])")
                 chan = f"({new_chan} if {cond} else {chan})"
-        from archc.emit.source import sequential
-
         return sequential(modules), chan
 
     def check_channels(self, chan: dict[str, str]) -> None:

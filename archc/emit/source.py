@@ -12,7 +12,6 @@ Source is built as lists of lines and joined once; the same graph always gives t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -27,11 +26,10 @@ from archc.emit.codegen import (
     shape_text,
     wrap_lines,
 )
+from archc.emit.forward import INDENT, Statement, assign, attribute, forward_lines, sequential
 from archc.emit.layers import has_module, module_expr, sequential_modules, step_expr
 from archc.expand import Instance
 from archc.layers.base import Shape
-
-INDENT = "    "
 
 
 @dataclass
@@ -154,9 +152,9 @@ class _Writer:
         init = [f"{INDENT}def __init__(self) -> None:", f"{INDENT * 2}super().__init__()"]
         for item in scope.items:
             if item.scope is not None:
-                init.append(_assign(item.name, self.constructor(item.scope)))
+                init.append(assign(item.name, self.constructor(item.scope)))
             elif has_module(item.node):
-                init.append(_assign(item.name, module_expr(item.node)))
+                init.append(assign(item.name, module_expr(item.node)))
         return [*init, "", *self.forward(scope)]
 
     def constructor(self, scope: Scope) -> str:
@@ -207,7 +205,7 @@ class _Writer:
     def forward(self, scope: Scope) -> list[str]:
         statements = []
         for item in scope.items:
-            module = _attribute(item.name)
+            module = attribute(item.name)
             if item.node is not None:
                 render = partial(step_expr, item.node, module=module)
             else:
@@ -227,102 +225,5 @@ class _Writer:
         return dict(zip(scope.inputs[1:], declared[1:]))
 
 
-@dataclass(frozen=True)
-class Statement:
-    """One forward statement: the value it defines, the values it reads, its expression."""
-
-    output: str
-    inputs: tuple[str, ...]
-    render: Callable[[list[str]], str]  # variable names of the inputs -> expression
-    comment: str
-    label: str = ""  # what to call its variable, if it needs one (default: from `output`)
-
-
-def forward_lines(
-    inputs: Sequence[str],
-    statements: list[Statement],
-    outputs: Sequence[str],
-    input_names: dict[str, str] | None = None,
-) -> list[str]:
-    """A forward method: one statement per value, its shape (or channels) as a comment.
-
-    A value lives in `x` when its only use is the very next statement (a chain); a value used
-    elsewhere, or later, gets a variable named after its layer. The first input is always
-    `x`; if it is needed beyond the first statement it stays there and the chain runs in
-    `out`, as torchvision's blocks are written.
-    """
-    producers = [*inputs, *(s.output for s in statements)]
-    position = {name: i for i, name in enumerate(producers)}
-    uses: dict[str, list[int]] = {name: [] for name in producers}
-    for k, statement in enumerate(statements):
-        for name in statement.inputs:
-            uses[name].append(len(inputs) + k)
-    for name in outputs:
-        uses[name].append(len(producers))
-
-    first = inputs[0]
-    chain = "x" if len(uses[first]) == 1 and uses[first][0] == 1 else "out"
-    ns = Namespace()
-    var: dict[str, str] = {first: "x"}
-    labels = {s.output: s.label for s in statements if s.label}
-    for name in producers[1:]:
-        chained = len(uses[name]) == 1 and uses[name][0] == position[name] + 1
-        local = (input_names or {}).get(name) or labels.get(name) or name.rsplit(".", 1)[-1]
-        var[name] = chain if chained else ns.name(local if not local.isdigit() else "y")
-
-    # A value passed twice is read through its first parameter; the second goes unused.
-    params = ", ".join(
-        f"{var[n] if n not in inputs[:i] else ns.name('unused')}: torch.Tensor"
-        for i, n in enumerate(inputs)
-    )
-    returns = [var[n] for n in outputs]
-    out_type = (
-        "torch.Tensor"
-        if len(returns) == 1
-        else ("tuple[" + ", ".join(["torch.Tensor"] * len(returns)) + "]")
-    )
-    lines = [f"{INDENT}def forward(self, {params}) -> {out_type}:"]
-    for statement in statements:
-        expr = statement.render([var[n] for n in statement.inputs])
-        target = var[statement.output]
-        if expr != target:
-            lines.append(f"{INDENT * 2}{target} = {expr}  # {statement.comment}")
-    lines.append(f"{INDENT * 2}return {', '.join(returns)}")
-    return lines
-
-
 def _call(module: str, args: list[str]) -> str:
     return f"{module}({', '.join(args)})"
-
-
-def sequential(modules: list[str]) -> str:
-    """``nn.Sequential(...)``, one child per line; multi-line children stay aligned.
-
-    Written at indentation 0: `_assign` indents the continuation lines to where it is used.
-    """
-    if len(modules) == 1 and "\n" not in modules[0]:
-        return f"nn.Sequential({modules[0]})"
-    inner = "".join("\n" + _indent(f"{m},", INDENT) for m in modules)
-    return f"nn.Sequential({inner}\n)"
-
-
-def _indent(text: str, prefix: str) -> str:
-    return "\n".join(prefix + line for line in text.split("\n"))
-
-
-def _continue(text: str, prefix: str) -> str:
-    """Indent every line of `text` but the first (which follows code already on its line)."""
-    first, *rest = text.split("\n")
-    return "\n".join([first, *(prefix + line for line in rest)])
-
-
-def _attribute(name: str) -> str:
-    """``self.conv1``, or ``getattr(self, "0")`` for a numbered child."""
-    return f"self.{ident(name)}" if not name.isdigit() else f'getattr(self, "{int(name)}")'
-
-
-def _assign(name: str, expr: str) -> str:
-    expr = _continue(expr, INDENT * 2)
-    if name.isdigit():
-        return f'{INDENT * 2}self.add_module("{int(name)}", {expr})'
-    return f"{INDENT * 2}self.{ident(name)} = {expr}"
