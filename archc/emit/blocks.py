@@ -399,57 +399,56 @@ class _ClassWriter:
     def as_sequential(
         self, inner: Block, locate: Callable, in_chan: str, bound: dict
     ) -> tuple[str, str] | None:
-        """`nn.Sequential(...)` for a nested block of unnamed layers in a chain.
+        """`nn.Sequential(...)` for a nested block of unnamed layers in a chain, or None.
 
         A layer with `when` becomes ``*([module] if cond else [])``, which numbers the
         children as the expand stage does.
         """
-        layers = list(inner.layers)
         if len(inner.inputs) != 1 or inner.output is not None:
             return None
         modules, chan = [], in_chan
-        for index, raw in enumerate(layers):
-            if not isinstance(raw, YMap) or {"name", "inputs"} & set(raw):
-                return None
-            cond = None
-            if "when" in raw:
-                text = expr.source_of(raw["when"])
-                if text is None:
-                    if raw["when"] is False:
-                        continue
+        last = len(inner.layers) - 1
+        try:
+            for index, raw in enumerate(inner.layers):
+                if not isinstance(raw, YMap) or {"name", "inputs"} & set(raw):
+                    return None
+                if raw.get("when", True) is False:
+                    continue
+                text = expr.source_of(raw.get("when"))
+                cond = self.render(text, bound) if text is not None else None
+                child = self.child(locate, inner, index)
+                parts, new_chan = self.children(raw, child, chan, bound, index == last)
+                if cond is None:
+                    modules += parts
+                    chan = new_chan
                 else:
-                    cond = self.render(text, bound)
-            child = self.child(locate, inner, index)
-            if raw.get("type") in self.owner.expansion.blocks:
-                try:
-                    ctor, new_chan = self.nested(raw, child, [chan], bound)
-                except Unsupported:
-                    return None
-                parts = [ctor]
-            else:
-                try:
-                    node = self.template(child)
-                except Unsupported:
-                    return None
-                args = _SymbolicArgs(node, raw, chan, lambda t: self.render(t, bound))
-                if activation_of(node) != "none" and index != len(layers) - 1:
-                    return None
-                if node.kind in MODULES:
-                    parts = [module_expr(node, args)]
-                    if activation_of(node) != "none":
-                        parts.append(ACTIVATION_MODULES[activation_of(node)])
-                else:  # parameter-free modules (activation, flatten, identity) are literal
-                    parts = sequential_modules(node)
-                    if parts is None:
-                        return None
-                new_chan = _channels(node.kind, args, [chan])
-            if cond is None:
-                modules += parts
-                chan = new_chan
-            else:
-                modules.append(f"*([{', '.join(parts)}] if {cond} else [])")
-                chan = f"({new_chan} if {cond} else {chan})"
+                    modules.append(f"*([{', '.join(parts)}] if {cond} else [])")
+                    chan = f"({new_chan} if {cond} else {chan})"
+        except Unsupported:
+            return None
         return sequential(modules), chan
+
+    def children(
+        self, raw: YMap, locate: Callable, chan: str, bound: dict, last: bool
+    ) -> tuple[list[str], str]:
+        """The `nn.Sequential` children for one layer, and its output channels."""
+        if raw.get("type") in self.owner.expansion.blocks:
+            ctor, new_chan = self.nested(raw, locate, [chan], bound)
+            return [ctor], new_chan
+        node = self.template(locate)
+        args = _SymbolicArgs(node, raw, chan, lambda t: self.render(t, bound))
+        activation = activation_of(node)
+        if activation != "none" and not last:  # it would shift the numbers of later children
+            raise Unsupported("an activation module inside a Sequential")
+        if node.kind in MODULES:
+            parts = [module_expr(node, args)]
+            if activation != "none":
+                parts.append(ACTIVATION_MODULES[activation])
+        else:  # parameter-free modules (activation, flatten, identity) are literal
+            parts = sequential_modules(node)
+            if parts is None:
+                raise Unsupported(f"no Sequential child for `{node.kind}`")
+        return parts, _channels(node.kind, args, [chan])
 
     def check_channels(self, chan: dict[str, str]) -> None:
         """Every instance's static channel counts must equal the class's channel expressions."""
