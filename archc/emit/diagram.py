@@ -103,7 +103,10 @@ def label(node: Node) -> str:
 
 
 def to_graphviz(graph: Graph, rankdir: str = "TB", collapse: bool = False) -> graphviz.Digraph:
-    """The diagram of `graph`: layers as boxes, tensor shapes on the edges."""
+    """The diagram of `graph`: layers as boxes, tensor shapes on the edges.
+
+    Block instances are drawn as dashed clusters; with `collapse`, as one node each.
+    """
     dot = graphviz.Digraph(
         graph.name,
         graph_attr={"rankdir": rankdir, "fontname": "Helvetica"},
@@ -121,11 +124,14 @@ def to_graphviz(graph: Graph, rankdir: str = "TB", collapse: bool = False) -> gr
         shape="oval",
         fillcolor="#ffffff",
     )
+    blocks = _layer_nodes(dot, graph, collapse)
+    _block_nodes(dot, graph, blocks)
+    _edges(dot, graph, collapse)
+    return dot
 
-    def drawn(name: str) -> str:
-        """The diagram node that stands for layer `name` (its block when collapsed)."""
-        return name.split(".", 1)[0] if collapse else name
 
+def _layer_nodes(dot: graphviz.Digraph, graph: Graph, collapse: bool) -> dict[str, list[Node]]:
+    """Draw every layer in its block's cluster; when collapsing, return the blocks' layers."""
     clusters: dict[tuple[str, ...], graphviz.Digraph] = {}
     blocks: dict[str, list[Node]] = {}
     for node in graph.nodes:
@@ -135,6 +141,14 @@ def to_graphviz(graph: Graph, rankdir: str = "TB", collapse: bool = False) -> gr
             continue
         target = _cluster(dot, clusters, prefix)
         target.node(node.name, label(node), fillcolor=COLORS.get(node.kind, "#f3f3f3"))
+    for prefix in sorted(clusters, key=len, reverse=True):  # innermost first, then nest them
+        parent = _cluster(dot, clusters, prefix[:-1])
+        parent.subgraph(clusters[prefix])
+    return blocks
+
+
+def _block_nodes(dot: graphviz.Digraph, graph: Graph, blocks: dict[str, list[Node]]) -> None:
+    """One node per collapsed block instance: its name, its block, its parameters."""
     expansion = graph.spec.source.expansion if graph.spec.source else None
     instances = {i.path: i for i in expansion.instances} if expansion else {}
     for name, members in blocks.items():
@@ -145,6 +159,14 @@ def to_graphviz(graph: Graph, rankdir: str = "TB", collapse: bool = False) -> gr
             f'<font point-size="9">{params:,} params</font>>',
             fillcolor="#e6e0f0",
         )
+
+
+def _edges(dot: graphviz.Digraph, graph: Graph, collapse: bool) -> None:
+    """One edge per value read, labelled with its shape; then the outputs."""
+
+    def drawn(name: str) -> str:
+        """The diagram node that stands for layer `name` (its block when collapsed)."""
+        return name.split(".", 1)[0] if collapse else name
 
     edges: set[tuple[str, str]] = set()
     for node in graph.nodes:
@@ -157,10 +179,6 @@ def to_graphviz(graph: Graph, rankdir: str = "TB", collapse: bool = False) -> gr
         out = f"{name}__out"
         dot.node(out, "output", shape="oval", fillcolor="#ffffff")
         dot.edge(drawn(name), out, label=shape_text(graph.shape_of(name)))
-    for prefix in sorted(clusters, key=len, reverse=True):
-        parent = _cluster(dot, clusters, prefix[:-1])
-        parent.subgraph(clusters[prefix])
-    return dot
 
 
 def _block_kind(name: str, instances: dict) -> str:
