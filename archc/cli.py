@@ -192,43 +192,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version="archc 0.1.0")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def command(name: str, run: Callable, help: str, spec: bool = True) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help)
-        p.set_defaults(run=run, format="text")
-        if spec:
-            p.add_argument("spec", metavar="SPEC", help="the YAML spec file")
-            p.add_argument(
-                "--set",
-                action="append",
-                default=[],
-                metavar="KEY=VALUE",
-                help="override a value, e.g. --set input.shape=[3,64,64]",
-            )
-            p.add_argument(
-                "--format",
-                choices=("text", "json"),
-                default="text",
-                help="how to print errors (json for editors and CI)",
-            )
-            p.add_argument(
-                "--max-params",
-                type=_count,
-                default=Budget.max_params,
-                metavar="N",
-                help="parameter budget (default %(default)s)",
-            )
-            p.add_argument(
-                "--max-activation",
-                type=_count,
-                default=Budget.max_activation,
-                metavar="N",
-                help="largest activation, in values (default %(default)s)",
-            )
-        return p
-
-    command("check", cmd_check, "validate and analyse a spec")
-    p = command("summary", cmd_summary, "print the per-layer table of shapes, params and MACs")
+    _command(sub, "check", cmd_check, "validate and analyse a spec")
+    p = _command(
+        sub, "summary", cmd_summary, "print the per-layer table of shapes, params and MACs"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
         "--depth",
@@ -237,11 +204,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="fold block internals below this depth of the layer names",
     )
-    p = command("build", cmd_build, "compile to a PyTorch module file and check it runs")
+    p = _command(sub, "build", cmd_build, "compile to a PyTorch module file and check it runs")
     p.add_argument(
         "-o", "--output", default="build", metavar="DIR", help="output directory (default: build)"
     )
-    p = command("diagram", cmd_diagram, "draw the network with Graphviz")
+    p = _command(sub, "diagram", cmd_diagram, "draw the network with Graphviz")
     p.add_argument(
         "-o",
         "--output",
@@ -250,9 +217,48 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--rankdir", choices=("TB", "LR"), default="TB", help="layout direction")
     p.add_argument("--collapse", action="store_true", help="draw each block as one node")
-    command("expand", cmd_expand, "print the fully expanded spec, every default filled in")
-    command("schema", cmd_schema, "print the JSON Schema of the spec format", spec=False)
+    _command(sub, "expand", cmd_expand, "print the fully expanded spec, every default filled in")
+    _command(sub, "schema", cmd_schema, "print the JSON Schema of the spec format", spec=False)
     return parser
+
+
+def _command(
+    sub: argparse._SubParsersAction, name: str, run: Callable, help: str, spec: bool = True
+) -> argparse.ArgumentParser:
+    """A subcommand; those that read a spec share its options (--set, --format, budgets)."""
+    p = sub.add_parser(name, help=help, description=help)
+    p.set_defaults(run=run, format="text")
+    if not spec:
+        return p
+    p.add_argument("spec", metavar="SPEC", help="the YAML spec file")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a value, e.g. --set input.shape=[3,64,64]",
+    )
+    p.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="how to print errors (json for editors and CI)",
+    )
+    p.add_argument(
+        "--max-params",
+        type=_count,
+        default=Budget.max_params,
+        metavar="N",
+        help="parameter budget (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-activation",
+        type=_count,
+        default=Budget.max_activation,
+        metavar="N",
+        help="largest activation, in values (default %(default)s)",
+    )
+    return p
 
 
 def _count(text: str) -> int:

@@ -19,8 +19,25 @@ NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
 
 
 def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a spec file, as `archc schema` prints it."""
     schema = Spec.model_json_schema()
-    defs = schema["$defs"]
+    _allow_expressions(schema["$defs"])
+    layer = copy.deepcopy(schema["properties"]["layers"]["items"])
+    layers = {"type": "array", "items": {"anyOf": [layer, _INSTANCE]}}
+    schema["properties"]["layers"] = {**layers, "minItems": 1}
+    schema["properties"]["vars"] = {
+        "type": "object",
+        "description": "named values for $name and ${...}",
+        "propertyNames": NAME,
+    }
+    schema["properties"]["blocks"] = _blocks(layers)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "archc spec"
+    return _ecma_patterns(schema)
+
+
+def _allow_expressions(defs: dict[str, Any]) -> None:
+    """Every layer field but type, name and inputs may be an expression; any layer a `when`."""
     for cls in Layer.registry.values():
         props = defs[cls.__name__]["properties"]
         for field, prop in props.items():
@@ -30,46 +47,45 @@ def json_schema() -> dict[str, Any]:
             "anyOf": [{"type": "boolean"}, EXPRESSION],
             "description": "inside a block: leave the layer out when false",
         }
-    layer = copy.deepcopy(schema["properties"]["layers"]["items"])
-    instance = {
-        "type": "object",
-        "description": "an instance of a block from `blocks`; other keys are its parameters",
-        "properties": {
-            "type": {"type": "string", "not": {"enum": sorted(Layer.registry)}},
-            "name": NAME,
-            "inputs": {"anyOf": [NAME, {"type": "array", "items": NAME}]},
-            "repeat": {"anyOf": [{"type": "integer", "minimum": 1}, EXPRESSION]},
-            "first": {"type": "object", "description": "parameters of the first copy"},
-            "when": {"anyOf": [{"type": "boolean"}, EXPRESSION]},
+
+
+_INSTANCE = {
+    "type": "object",
+    "description": "an instance of a block from `blocks`; other keys are its parameters",
+    "properties": {
+        "type": {"type": "string", "not": {"enum": sorted(Layer.registry)}},
+        "name": NAME,
+        "inputs": {"anyOf": [NAME, {"type": "array", "items": NAME}]},
+        "repeat": {"anyOf": [{"type": "integer", "minimum": 1}, EXPRESSION]},
+        "first": {"type": "object", "description": "parameters of the first copy"},
+        "when": {"anyOf": [{"type": "boolean"}, EXPRESSION]},
+    },
+    "required": ["type"],
+}
+
+_PARAM = {
+    "anyOf": [
+        {"enum": sorted(PARAM_TYPES)},
+        {
+            "type": "object",
+            "properties": {"type": {"enum": sorted(PARAM_TYPES)}, "default": {}},
+            "additionalProperties": False,
         },
-        "required": ["type"],
-    }
-    layers = {"type": "array", "items": {"anyOf": [layer, instance]}}
-    schema["properties"]["layers"] = {**layers, "minItems": 1}
-    schema["properties"]["vars"] = {
-        "type": "object",
-        "description": "named values for $name and ${...}",
-        "propertyNames": NAME,
-    }
-    param = {
-        "anyOf": [
-            {"enum": sorted(PARAM_TYPES)},
-            {
-                "type": "object",
-                "properties": {"type": {"enum": sorted(PARAM_TYPES)}, "default": {}},
-                "additionalProperties": False,
-            },
-            {"type": ["integer", "number", "boolean", "string", "array"]},
-        ]
-    }
-    schema["properties"]["blocks"] = {
+        {"type": ["integer", "number", "boolean", "string", "array"]},
+    ]
+}
+
+
+def _blocks(layers: dict[str, Any]) -> dict[str, Any]:
+    """The top-level `blocks` map: block name -> definition."""
+    return {
         "type": "object",
         "propertyNames": NAME,
         "additionalProperties": {
             "type": "object",
             "properties": {
                 "description": {"type": "string"},
-                "params": {"type": "object", "additionalProperties": param},
+                "params": {"type": "object", "additionalProperties": _PARAM},
                 "inputs": {"anyOf": [NAME, {"type": "array", "items": NAME}]},
                 "layers": layers,
                 "output": NAME,
@@ -78,9 +94,6 @@ def json_schema() -> dict[str, Any]:
             "additionalProperties": False,
         },
     }
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "archc spec"
-    return _ecma_patterns(schema)
 
 
 def _ecma_patterns(node: Any) -> Any:
