@@ -15,6 +15,7 @@ import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,38 +69,18 @@ def _child_limits() -> None:
 
 def run_archc(*args: str | os.PathLike, cwd: str | os.PathLike | None = None) -> Run:
     """``python -m archc ARGS`` in a subprocess, with its wall time and peak RSS."""
-    import tempfile
-
-    import archc
-
-    package_root = str(Path(archc.__file__).resolve().parent.parent)
-    env = {**os.environ, "NO_COLOR": "1"}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    env.pop("ARCHC_DEBUG", None)
     fd, hwm_path = tempfile.mkstemp()
     os.close(fd)
-    env["ARCHC_TEST_HWM"] = hwm_path
     argv = [sys.executable, "-c", _BOOT, *map(str, args)]
     limit = KILL_AFTER_TORCH if str(args[0]) in ("build", "diagram") else KILL_AFTER
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
-            preexec_fn=_child_limits,
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd,
+            env=_child_env(hwm_path), preexec_fn=_child_limits,
         )  # fmt: skip
-        rc: int | None = None
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                rc = os.waitstatus_to_exitcode(status)
-                break
-            if time.monotonic() - start > limit:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.005)
+        rc, usage = _wait(proc, start + limit)
         seconds = time.monotonic() - start
-        proc.returncode = -signal.SIGKILL if rc is None else rc  # reaped here, not by Popen
         out.seek(0)
         err.seek(0)
         hwm = Path(hwm_path).read_text().strip()
@@ -115,6 +96,32 @@ def run_archc(*args: str | os.PathLike, cwd: str | os.PathLike | None = None) ->
             # with this (pytest) process between fork and exec. Killed runs fall back to it.
             (int(hwm) if hwm else usage.ru_maxrss) / 1024,
         )
+
+
+def _child_env(hwm_path: str) -> dict[str, str]:
+    """This checkout's archc on the path, no colour, the peak-memory file named."""
+    import archc
+
+    package_root = str(Path(archc.__file__).resolve().parent.parent)
+    env = {**os.environ, "NO_COLOR": "1", "ARCHC_TEST_HWM": hwm_path}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    env.pop("ARCHC_DEBUG", None)
+    return env
+
+
+def _wait(proc: subprocess.Popen, deadline: float) -> tuple[int | None, resource.struct_rusage]:
+    """Reap `proc` (exit code and resource usage), killing it at `deadline` (exit code None)."""
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+            return proc.returncode, usage
+        if time.monotonic() > deadline:
+            proc.kill()
+            _, _, usage = os.wait4(proc.pid, 0)
+            proc.returncode = -signal.SIGKILL
+            return None, usage
+        time.sleep(0.005)
 
 
 def assert_no_crash(run: Run) -> None:
