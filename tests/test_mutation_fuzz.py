@@ -18,9 +18,6 @@ Modes (environment variables):
 A summary (mutants run, accepted, rejected by exit code and by error code, slowest mutants)
 is printed (visible with ``pytest -s``) and written as JSON to ``ARCHC_FUZZ_REPORT`` if set, else
 to ``fuzz_summary.json`` in pytest's base temporary directory.
-
-Internal errors whose message matches a known, already reported archc bug (KNOWN_SIGNATURES)
-are counted in the summary but do not fail the test; any other exit 3 or traceback does.
 """
 
 from __future__ import annotations
@@ -53,10 +50,6 @@ else:
 
 MUTANT_TIMEOUT = 20.0  # seconds for one in-process check before the mutant counts as hung
 SLOW = 2.0  # mutants slower than this are listed in the summary
-
-# Internal errors caused by archc bugs that are already reported (see tests/test_corpus.py,
-# KNOWN_BUGS): "archc: internal error: <this text>...". They are tallied, not failed.
-KNOWN_SIGNATURES: dict[str, str] = {}
 
 CHARS = "{}[],:-'\"&*!#|>\t\n0123456789$"
 NUMBERS = [
@@ -326,10 +319,23 @@ def summary(tmp_path_factory):
     print(
         f"\nmutation fuzz ({MODE}): {report['mutants']} mutants, {report['accepted']} accepted, "
         f"{report['rejected_invalid_spec']} rejected as invalid (exit 1), "
-        f"{report['rejected_usage']} exit 2, {report['internal_errors']} internal errors "
-        f"(all known bugs), {report['hung']} hung; error codes {report['error_codes']}; "
+        f"{report['rejected_usage']} exit 2, {report['internal_errors']} internal errors, "
+        f"{report['hung']} hung; error codes {report['error_codes']}; "
         f"report: {target}"
     )
+
+
+def problem_of(rc: int | None, output: str) -> str | None:
+    """What is wrong with archc's answer to a mutant, or None: exit 0, 1 or 2, no traceback."""
+    if "Traceback" in output:
+        return "traceback printed"
+    if rc is None:
+        return f"hung for over {MUTANT_TIMEOUT} s"
+    if rc == 3:
+        return "internal error (exit 3)"
+    if rc not in (0, 1, 2):
+        return f"exit code {rc}"
+    return None
 
 
 @pytest.mark.parametrize("spec", sorted(SPEC_TEXTS))
@@ -339,7 +345,6 @@ def test_mutants_get_a_clean_answer(spec: str, tmp_path: Path, monkeypatch, summ
     monkeypatch.chdir(tmp_path)
     exits: collections.Counter = collections.Counter()
     codes: collections.Counter = collections.Counter()
-    known: collections.Counter = collections.Counter()
     slow: list[tuple[float, int]] = []
     failures: list[str] = []
     path = tmp_path / spec
@@ -351,19 +356,7 @@ def test_mutants_get_a_clean_answer(spec: str, tmp_path: Path, monkeypatch, summ
         codes.update(set(re.findall(r"error\[(E\d+)\]", output)))
         if seconds > SLOW:
             slow.append((round(seconds, 2), index))
-        problem = None
-        if rc is None:
-            problem = f"hung for over {MUTANT_TIMEOUT} s"
-        elif rc == 3:
-            signature = next((s for s in KNOWN_SIGNATURES if s in output), None)
-            if signature is not None:
-                known[KNOWN_SIGNATURES[signature]] += 1
-            else:
-                problem = "internal error (exit 3)"
-        elif rc not in (0, 1, 2):
-            problem = f"exit code {rc}"
-        if "Traceback" in output:
-            problem = "traceback printed"
+        problem = problem_of(rc, output)
         if problem:
             kept = tmp_path / f"failure_{index}.yaml"
             kept.write_text(text, encoding="utf-8")
@@ -375,7 +368,6 @@ def test_mutants_get_a_clean_answer(spec: str, tmp_path: Path, monkeypatch, summ
         "mutants": PER_SPEC,
         "exit": dict(exits),
         "codes": dict(codes),
-        "known_bugs_hit": dict(known),
         "slowest": sorted(slow, reverse=True)[:5],
     }
     assert not failures, f"{len(failures)} of {PER_SPEC} mutants broke archc:\n" + "\n".join(
