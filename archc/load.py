@@ -124,12 +124,17 @@ for _kind, _pattern in _SCALARS.items():
 
 
 class _Composer(Composer):
-    """PyYAML's composer with a nesting-depth and alias-use limit."""
+    """PyYAML's composer with limits on nesting depth, alias uses and nodes.
+
+    The limits apply while composing, so an oversized file stops at the first node too many
+    instead of being composed whole first.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self._depth = 0
         self._aliases = 0
+        self._nodes = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
         if self.check_event(yaml.AliasEvent):
@@ -137,6 +142,15 @@ class _Composer(Composer):
             if self._aliases > MAX_ALIASES:
                 mark = self.peek_event().start_mark
                 raise _LoadFailure("E106", f"more than {MAX_ALIASES} alias uses", mark)
+        else:
+            self._nodes += 1
+            if self._nodes > MAX_NODES:
+                raise _LoadFailure(
+                    "E106",
+                    f"the YAML has more than {MAX_NODES:,} values; a spec is not a data file",
+                    self.peek_event().start_mark,
+                    help="describe repeated structure with blocks and `repeat`",
+                )
         self._depth += 1
         if self._depth > MAX_DEPTH:
             mark = self.peek_event().start_mark

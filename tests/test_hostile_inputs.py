@@ -59,6 +59,7 @@ def _bytes(name: str, data: bytes):
 
 
 LATIN1 = SPEC.replace("Net", "Caf\xe9").encode("latin-1")
+VALUES = (SPEC + "vars:\n  x: [" + "1," * 1_900_000 + "1]\n").encode()
 
 GENERATED = [
     # id, maker(tmp_path) -> path, exit, code, line
@@ -72,6 +73,8 @@ GENERATED = [
         "E002",
         None,
     ),
+    # Just under the size limit, two million values and no alias: stopped at the node limit.
+    ("values_near_size_limit", _bytes("many.yaml", VALUES), 1, "E106", 6),
     ("directory", lambda d: d, 2, "E001", None),
     ("missing_file", lambda d: d / "nope.yaml", 2, "E001", None),
     ("missing_directory", lambda d: d / "no" / "such" / "dir.yaml", 2, "E001", None),
