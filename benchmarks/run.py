@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 LENET = "architectures/lenet5.yaml"
@@ -88,19 +89,28 @@ def importtime(cmd_args: list[str], env: dict[str, str]) -> list[tuple[int, str,
     return rows
 
 
-def bench_cli(reps: int = 15) -> None:
-    header("a. `archc check` (whole process) vs `python -c 'import torch'` (whole process)")
-    env = dict(os.environ)
-    commands = {
-        "archc check": [sys.executable, "-m", "archc", "check", LENET],
-        "import torch": [sys.executable, "-c", "import torch"],
-        "python -c pass": [sys.executable, "-c", "pass"],
-    }
-    first = _run(commands["archc check"], env)
+CLI_COMMANDS = {
+    "archc check": [sys.executable, "-m", "archc", "check", LENET],
+    "import torch": [sys.executable, "-c", "import torch"],
+    "python -c pass": [sys.executable, "-c", "pass"],
+}
+
+
+def _check_cli_works(cmd: list[str], env: dict[str, str]) -> None:
+    first = _run(cmd, env)
     if first.returncode != 0 or not first.stdout.startswith("OK"):
         raise RuntimeError(f"archc check failed: {first.stdout}{first.stderr}")
     print(f"archc check prints: {first.stdout.strip()}")
-    for cmd in commands.values():  # warm the page cache and the .pyc files
+
+
+def time_interleaved(
+    commands: dict[str, list[str]], env: dict[str, str], reps: int
+) -> dict[str, list[float]]:
+    """Wall times of each command over `reps` rounds, the order rotated every round.
+
+    One untimed run of each command first warms the page cache and the .pyc files.
+    """
+    for cmd in commands.values():
         _timed(cmd, env)
     times: dict[str, list[float]] = {name: [] for name in commands}
     names = list(commands)
@@ -108,6 +118,10 @@ def bench_cli(reps: int = 15) -> None:
         order = names[i % len(names) :] + names[: i % len(names)]  # rotate the order
         for name in order:
             times[name].append(_timed(commands[name], env))
+    return times
+
+
+def _report_cli_times(times: dict[str, list[float]], reps: int) -> None:
     print(f"{reps} interleaved repetitions each (wall time of the whole process):")
     for name, values in times.items():
         print(
@@ -125,16 +139,27 @@ def bench_cli(reps: int = 15) -> None:
     row("a. python -c pass (median, start-up floor)", ms(bare))
     row("a. check / import torch", f"{ratio:.3f}", "<= 0.25", ratio <= 0.25)
 
-    # Where the time of `archc check` goes: -X importtime, median of 3 runs per module.
-    runs = [importtime(["-m", "archc", "check", LENET], env) for _ in range(3)]
+
+def importtime_runs(
+    cmd_args: list[str], env: dict[str, str], runs: int = 3
+) -> tuple[float, dict[str, list[int]], dict[str, list[int]]]:
+    """Median total import time (us) over `runs` runs of `python -X importtime ...`, plus each
+    top-level module's and each module's cumulative times (us), one entry per run."""
+    measured = [importtime(cmd_args, env) for _ in range(runs)]
     cumulative: dict[str, list[int]] = {}
     top: dict[str, list[int]] = {}
-    for rows in runs:
+    for rows in measured:
         for depth, name, cum in rows:
             cumulative.setdefault(name, []).append(cum)
             if depth == 0:
                 top.setdefault(name, []).append(cum)
-    total = median([sum(c for d, _, c in rows if d == 0) for rows in runs])
+    total = median([sum(c for d, _, c in rows if d == 0) for rows in measured])
+    return total, top, cumulative
+
+
+def _report_importtime(
+    total: float, top: dict[str, list[int]], cumulative: dict[str, list[int]]
+) -> None:
     print(
         f"\nimport time of `archc check` (-X importtime, median of 3): total {total / 1e3:.1f} ms"
     )
@@ -153,6 +178,15 @@ def bench_cli(reps: int = 15) -> None:
         )
         print(f"    {name:<32} {value}")
     row("a. import time inside archc check (median)", f"{total / 1e3:.1f} ms")
+
+
+def bench_cli(reps: int = 15) -> None:
+    header("a. `archc check` (whole process) vs `python -c 'import torch'` (whole process)")
+    env = dict(os.environ)
+    _check_cli_works(CLI_COMMANDS["archc check"], env)
+    _report_cli_times(time_interleaved(CLI_COMMANDS, env, reps), reps)
+    # Where the time of `archc check` goes: -X importtime, median of 3 runs per module.
+    _report_importtime(*importtime_runs(["-m", "archc", "check", LENET], env, runs=3))
 
 
 # -- b. analyse scaling ----------------------------------------------------------------------
@@ -195,76 +229,91 @@ def repeat(fn: Callable[[], object], reps: int) -> list[float]:
     return times
 
 
-def bench_analyse() -> None:
-    header("b. archc.analyse on sequential chains (conv same / batchnorm / relu)")
+def _pipeline(stage: str) -> ModuleType:
+    # importlib, not `import archc.load`: the package's `load` attribute is the function.
+    return importlib.import_module(f"archc.{stage}")
+
+
+def _chain_spec(n: int, text: str) -> tuple[object, bool]:
+    """The chain's Spec and whether `archc.loads` made it (else it is built directly)."""
     import archc
     from archc.errors import SpecError
 
-    load_mod = importlib.import_module("archc.load")
-    expand_mod = importlib.import_module("archc.expand")
-    validate_mod = importlib.import_module("archc.validate")
+    try:
+        return archc.loads(text), True
+    except SpecError as exc:  # a size limit of the loader: build the Spec directly
+        print(f"  loads() refused {n} layers ({exc}); building the Spec directly")
+        return _pipeline("validate").Spec.model_validate(chain_data(n)), False
 
-    sizes = (100, 1_000, 10_000)
-    reps = {100: 15, 1_000: 9, 10_000: 5}
-    load_reps = {100: 7, 1_000: 5, 10_000: 3}
-    analyse_gc: dict[int, float] = {}
-    analyse_nogc: dict[int, float] = {}
+
+def time_loads(n: int, text: str, reps: int) -> list[str]:
+    """Table cells of the parse, validate and whole-`loads()` medians."""
+    import archc
+
+    load_mod, expand_mod, validate_mod = map(_pipeline, ("load", "expand", "validate"))
+    parse, validate, total = [], [], []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        doc = load_mod.loads(text)
+        t1 = time.perf_counter()
+        validate_mod.validate(expand_mod.expand(doc))
+        t2 = time.perf_counter()
+        archc.loads(text)
+        t3 = time.perf_counter()
+        parse.append(t1 - t0)
+        validate.append(t2 - t1)
+        total.append(t3 - t2)
+    row(f"b. loads() (parse + validate), {n:,} layers", ms(median(total)))
+    return [ms(median(parse)), ms(median(validate)), ms(median(total))]
+
+
+def time_spec_validate(n: int) -> list[str]:
+    """Table cells for a chain `loads()` refused: Spec validation alone."""
+    validate_mod, data = _pipeline("validate"), chain_data(n)
+    validate = repeat(lambda data=data: validate_mod.Spec.model_validate(data), 3)
+    return ["-", ms(median(validate)), "-"]
+
+
+def time_analyse(spec: object, n: int, reps: int) -> tuple[list[float], list[float]]:
+    """`archc.analyse(spec)` times with the garbage collector on, then off (after a warm-up)."""
+    import archc
+
+    assert len(archc.analyse(spec).nodes) == n
+    archc.analyse(spec)  # warm-up
+    with_gc = repeat(lambda spec=spec: archc.analyse(spec), reps)
+    gc.collect()
+    gc.disable()
+    try:
+        without_gc = repeat(lambda spec=spec: archc.analyse(spec), reps)
+    finally:
+        gc.enable()
+    return with_gc, without_gc
+
+
+def measure_chain(n: int, reps: int, load_reps: int) -> tuple[float, float]:
+    """One table line and its rows for a chain of `n` layers; the median analyse times of `n`
+    layers with the garbage collector on and off."""
+    text = chain_text(n)
+    spec, from_loads = _chain_spec(n, text)
+    load_cells = time_loads(n, text, load_reps) if from_loads else time_spec_validate(n)
+    with_gc, without_gc = time_analyse(spec, n, reps)
+    t_gc, t_nogc = median(with_gc), median(without_gc)
     print(
-        f"{'layers':>7} | {'YAML bytes':>10} | {'parse':>10} | {'validate':>10} | "
-        f"{'loads()':>10} | {'analyse':>10} | {'min':>10} | {'per layer':>10} | "
-        f"{'analyse, gc off':>15}"
+        f"{n:>7,} | {len(text):>10,} | {load_cells[0]:>10} | {load_cells[1]:>10} | "
+        f"{load_cells[2]:>10} | {ms(t_gc):>10} | {ms(min(with_gc)):>10} | "
+        f"{us(t_gc / n):>10} | {ms(t_nogc):>15}"
     )
-    for n in sizes:
-        text = chain_text(n)
-        try:
-            spec = archc.loads(text)
-            source = "loads"
-        except SpecError as exc:  # a size limit of the loader: build the Spec directly
-            print(f"  loads() refused {n} layers ({exc}); building the Spec directly")
-            spec = validate_mod.Spec.model_validate(chain_data(n))
-            source = "Spec"
-        if source == "loads":
-            parse, validate, total = [], [], []
-            for _ in range(load_reps[n]):
-                t0 = time.perf_counter()
-                doc = load_mod.loads(text)
-                t1 = time.perf_counter()
-                validate_mod.validate(expand_mod.expand(doc))
-                t2 = time.perf_counter()
-                archc.loads(text)
-                t3 = time.perf_counter()
-                parse.append(t1 - t0)
-                validate.append(t2 - t1)
-                total.append(t3 - t2)
-            load_cells = [ms(median(parse)), ms(median(validate)), ms(median(total))]
-            row(f"b. loads() (parse + validate), {n:,} layers", ms(median(total)))
-        else:
-            data = chain_data(n)
-            validate = repeat(lambda data=data: validate_mod.Spec.model_validate(data), 3)
-            load_cells = ["-", ms(median(validate)), "-"]
-        assert len(archc.analyse(spec).nodes) == n
-        archc.analyse(spec)  # warm-up
-        with_gc = repeat(lambda spec=spec: archc.analyse(spec), reps[n])
-        gc.collect()
-        gc.disable()
-        try:
-            without_gc = repeat(lambda spec=spec: archc.analyse(spec), reps[n])
-        finally:
-            gc.enable()
-        analyse_gc[n], analyse_nogc[n] = median(with_gc), median(without_gc)
-        print(
-            f"{n:>7,} | {len(text):>10,} | {load_cells[0]:>10} | {load_cells[1]:>10} | "
-            f"{load_cells[2]:>10} | {ms(analyse_gc[n]):>10} | {ms(min(with_gc)):>10} | "
-            f"{us(analyse_gc[n] / n):>10} | {ms(analyse_nogc[n]):>15}"
-        )
-        if n == 10_000:
-            t = analyse_gc[n]
-            row(f"b. analyse, {n:,} layers (median)", ms(t), "< 1000 ms", t < 1.0)
-        else:
-            row(f"b. analyse, {n:,} layers (median)", ms(analyse_gc[n]))
-        row(f"b. analyse per layer, {n:,} layers", us(analyse_gc[n] / n))
-        del spec
-        gc.collect()
+    if n == 10_000:
+        row(f"b. analyse, {n:,} layers (median)", ms(t_gc), "< 1000 ms", t_gc < 1.0)
+    else:
+        row(f"b. analyse, {n:,} layers (median)", ms(t_gc))
+    row(f"b. analyse per layer, {n:,} layers", us(t_gc / n))
+    del spec
+    gc.collect()
+    return t_gc, t_nogc
+
+
+def _report_growth(analyse_gc: dict[int, float], analyse_nogc: dict[int, float]) -> None:
     r_hi = analyse_gc[10_000] / analyse_gc[1_000]
     r_lo = analyse_gc[1_000] / analyse_gc[100]
     r_hi_nogc = analyse_nogc[10_000] / analyse_nogc[1_000]
@@ -274,6 +323,22 @@ def bench_analyse() -> None:
     row("b. t(10k) / t(1k)", f"{r_hi:.1f}", "~10 (<= 15)", r_hi <= 15)
     row("b. t(1k) / t(100)", f"{r_lo:.1f}", "~10 (<= 15)", r_lo <= 15)
     row("b. t(10k) / t(1k), gc disabled (diagnostic)", f"{r_hi_nogc:.1f}")
+
+
+def bench_analyse() -> None:
+    header("b. archc.analyse on sequential chains (conv same / batchnorm / relu)")
+    reps = {100: 15, 1_000: 9, 10_000: 5}
+    load_reps = {100: 7, 1_000: 5, 10_000: 3}
+    analyse_gc: dict[int, float] = {}
+    analyse_nogc: dict[int, float] = {}
+    print(
+        f"{'layers':>7} | {'YAML bytes':>10} | {'parse':>10} | {'validate':>10} | "
+        f"{'loads()':>10} | {'analyse':>10} | {'min':>10} | {'per layer':>10} | "
+        f"{'analyse, gc off':>15}"
+    )
+    for n in (100, 1_000, 10_000):
+        analyse_gc[n], analyse_nogc[n] = measure_chain(n, reps[n], load_reps[n])
+    _report_growth(analyse_gc, analyse_nogc)
 
 
 # -- c. forward time ---------------------------------------------------------------------------
@@ -305,14 +370,10 @@ def hand_lenet5():  # -> nn.Module
     return LeNet5()
 
 
-def bench_forward(samples: int = 41, sample_seconds: float = 0.02) -> None:
-    header("c. forward: archc.to_torch(lenet5) vs hand-written LeNet-5 (same weights)")
-    import torch
-
+def lenet_pair():  # -> (generated, hand): two nn.Modules in eval mode
+    """`archc.to_torch(lenet5)` and the hand-written LeNet-5 carrying the same weights."""
     import archc
 
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
     generated = archc.to_torch(archc.load(ROOT / LENET))
     hand = hand_lenet5()
     gen_state, hand_keys = generated.state_dict(), list(hand.state_dict())
@@ -321,51 +382,82 @@ def bench_forward(samples: int = 41, sample_seconds: float = 0.02) -> None:
     hand.load_state_dict(dict(zip(hand_keys, gen_state.values())))
     generated.eval()
     hand.eval()
+    return generated, hand
+
+
+def per_call(model, x, loops: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(loops):
+        model(x)
+    return (time.perf_counter() - t0) / loops
+
+
+def _same_outputs(generated, hand, x, batch: int) -> bool:
+    """True if the outputs are identical, False if only allclose; raises if they differ."""
+    import torch
+
+    out_gen, out_hand = generated(x), hand(x)
+    equal = torch.equal(out_gen, out_hand)
+    if not equal and not torch.allclose(out_gen, out_hand, rtol=1e-5, atol=1e-7):
+        raise RuntimeError(f"outputs differ at batch {batch}")
+    return equal
+
+
+def time_forward(generated, hand, x, samples: int, loops: int) -> tuple[list[float], list[float]]:
+    """Per-call times of each model: `samples` samples of `loops` calls, alternating which
+    model goes first."""
+    t_gen, t_hand = [], []
+    for i in range(samples):
+        if i % 2:
+            t_gen.append(per_call(generated, x, loops))
+            t_hand.append(per_call(hand, x, loops))
+        else:
+            t_hand.append(per_call(hand, x, loops))
+            t_gen.append(per_call(generated, x, loops))
+    return t_gen, t_hand
+
+
+def _report_forward(
+    batch: int, equal: bool, loops: int, t_gen: list[float], t_hand: list[float]
+) -> None:
+    ratio = median(t_gen) / median(t_hand)
+    pair = median([g / h for g, h in zip(t_gen, t_hand)])
+    print(
+        f"batch {batch:>3}: outputs {'identical' if equal else 'allclose'}; "
+        f"{len(t_gen)} interleaved samples x {loops} calls\n"
+        f"  archc.to_torch  median {us(median(t_gen)):>12}   min {us(min(t_gen)):>12}\n"
+        f"  hand-written    median {us(median(t_hand)):>12}   min {us(min(t_hand)):>12}\n"
+        f"  ratio {ratio:.3f} (medians), {min(t_gen) / min(t_hand):.3f} (mins), "
+        f"{pair:.3f} (median of paired ratios)"
+    )
+    row(f"c. forward batch {batch}, archc.to_torch (median)", us(median(t_gen)))
+    row(f"c. forward batch {batch}, hand-written (median)", us(median(t_hand)))
+    row(
+        f"c. forward batch {batch}, to_torch / hand",
+        f"{ratio:.3f}",
+        "<= 1.02",
+        ratio <= 1.02,
+    )
+
+
+def bench_forward(samples: int = 41, sample_seconds: float = 0.02) -> None:
+    header("c. forward: archc.to_torch(lenet5) vs hand-written LeNet-5 (same weights)")
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    generated, hand = lenet_pair()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread")
-
-    def per_call(model, x, loops: int) -> float:
-        t0 = time.perf_counter()
-        for _ in range(loops):
-            model(x)
-        return (time.perf_counter() - t0) / loops
-
     with torch.no_grad():
         for batch in (1, 256):
             x = torch.randn(batch, 1, 32, 32)
-            out_gen, out_hand = generated(x), hand(x)
-            equal = torch.equal(out_gen, out_hand)
-            if not equal and not torch.allclose(out_gen, out_hand, rtol=1e-5, atol=1e-7):
-                raise RuntimeError(f"outputs differ at batch {batch}")
+            equal = _same_outputs(generated, hand, x, batch)
             for _ in range(20):  # warm-up
                 generated(x)
                 hand(x)
             loops = max(1, round(sample_seconds / per_call(hand, x, 10)))
-            t_gen, t_hand = [], []
-            for i in range(samples):
-                if i % 2:
-                    t_gen.append(per_call(generated, x, loops))
-                    t_hand.append(per_call(hand, x, loops))
-                else:
-                    t_hand.append(per_call(hand, x, loops))
-                    t_gen.append(per_call(generated, x, loops))
-            ratio = median(t_gen) / median(t_hand)
-            pair = median([g / h for g, h in zip(t_gen, t_hand)])
-            print(
-                f"batch {batch:>3}: outputs {'identical' if equal else 'allclose'}; "
-                f"{samples} interleaved samples x {loops} calls\n"
-                f"  archc.to_torch  median {us(median(t_gen)):>12}   min {us(min(t_gen)):>12}\n"
-                f"  hand-written    median {us(median(t_hand)):>12}   min {us(min(t_hand)):>12}\n"
-                f"  ratio {ratio:.3f} (medians), {min(t_gen) / min(t_hand):.3f} (mins), "
-                f"{pair:.3f} (median of paired ratios)"
-            )
-            row(f"c. forward batch {batch}, archc.to_torch (median)", us(median(t_gen)))
-            row(f"c. forward batch {batch}, hand-written (median)", us(median(t_hand)))
-            row(
-                f"c. forward batch {batch}, to_torch / hand",
-                f"{ratio:.3f}",
-                "<= 1.02",
-                ratio <= 1.02,
-            )
+            t_gen, t_hand = time_forward(generated, hand, x, samples, loops)
+            _report_forward(batch, equal, loops, t_gen, t_hand)
 
 
 # -- report ----------------------------------------------------------------------------------
