@@ -203,6 +203,11 @@ class _Analysis:
             return list(nx.lexicographical_topological_sort(g))
         except nx.NetworkXUnfeasible:
             cycle = nx.find_cycle(g)
+        finally:
+            # A DiGraph and its cached views form a reference cycle that only the garbage
+            # collector frees; emptying it frees its per-node dicts at once instead of
+            # leaving them to push collections into the oldest generation.
+            g.clear()
         members = [self.spec.layers[a].name for a, _ in cycle]
         first = min(a for a, _ in cycle)
         path = " -> ".join([*members, members[0]])
