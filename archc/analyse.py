@@ -133,6 +133,8 @@ class _Analysis:
         order = self.order(inputs)
         outputs = self.resolve_outputs(inputs)
         nodes = self.propagate(order, inputs) if order is not None else []
+        if not self.diagnostics:
+            self.check_scopes(nodes, outputs)
         if self.diagnostics:
             raise SpecError(self.diagnostics, self.source.text if self.source else None)
         return Graph(self.spec, tuple(nodes), tuple(outputs))
@@ -239,6 +241,71 @@ class _Analysis:
                 )
         return outputs
 
+    # -- scopes ------------------------------------------------------------------------------
+
+    def check_scopes(self, nodes: list[Node], outputs: list[str]) -> None:
+        """Dotted names (``g.conv1``) put layers in a scope that becomes one nested module.
+
+        Block instances make such scopes; names written with dots (as `archc expand` prints
+        them) must describe one too: no layer named like a scope, the layers of a scope
+        consecutive in execution order, and exactly one of their values read outside it.
+        """
+        names = {node.name for node in nodes}
+        members: dict[str, list[int]] = {}  # scope -> positions of its layers
+        for k, node in enumerate(nodes):
+            for scope in _scopes(node.name):
+                if scope in names:
+                    self.error(
+                        "E401",
+                        f"the name puts the layer inside `{scope}`, which is a layer itself",
+                        node.index,
+                        "name",
+                        help="a dotted name is a layer inside a block; rename one of them",
+                    )
+                    return
+                members.setdefault(scope, []).append(k)
+        for scope, positions in members.items():
+            if positions[-1] - positions[0] + 1 != len(positions):
+                outsider = next(
+                    nodes[k] for k in range(positions[0], positions[-1]) if k not in positions
+                )
+                self.error(
+                    "E406",
+                    f"the layers named `{scope}.*` are not consecutive: `{outsider.name}` "
+                    "runs between them, so they cannot form one module",
+                    outsider.index,
+                    "name",
+                )
+                return
+        self.check_scope_outputs(nodes, outputs, members)
+
+    def check_scope_outputs(
+        self, nodes: list[Node], outputs: list[str], members: dict[str, list[int]]
+    ) -> None:
+        """Exactly one value of each scope is read outside it (a module returns one value)."""
+        readers: dict[str, list[str]] = {}
+        for node in nodes:
+            for name in node.inputs:
+                readers.setdefault(name, []).append(node.name)
+        for name in outputs:
+            readers.setdefault(name, []).append("")
+        for scope, positions in members.items():
+            prefix = scope + "."
+            escaping = [
+                nodes[k]
+                for k in positions
+                if any(not r.startswith(prefix) for r in readers.get(nodes[k].name, []))
+            ]
+            if len(escaping) > 1:
+                self.error(
+                    "E406",
+                    f"the layers named `{scope}.*` cannot form one module: "
+                    f"{len(escaping)} of their values are read outside it "
+                    f"({', '.join(f'`{n.name}`' for n in escaping)}); a module returns one",
+                    escaping[1].index,
+                    "name",
+                )
+
     # -- shapes ------------------------------------------------------------------------------
 
     def propagate(self, order: list[int], inputs: list[tuple[str, ...]]) -> list[Node]:
@@ -328,3 +395,9 @@ class _Analysis:
             f"the size started shrinking at layer `{name}`: "
             f"{fmt_shape(before)} -> {fmt_shape(after)}",
         )
+
+
+def _scopes(name: str) -> list[str]:
+    """The scopes a dotted name lies in, outermost first: ``a.b.c`` -> ``a``, ``a.b``."""
+    parts = name.split(".")
+    return [".".join(parts[:k]) for k in range(1, len(parts))]

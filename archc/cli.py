@@ -97,22 +97,21 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     graph = _graph(args)
     source = to_source(graph)
-    from archc.emit.torch import check_shapes, module_class  # torch: only for a valid spec
+    from archc.emit.torch import check_params, check_shapes, module_class  # torch: valid specs
 
     module = module_class(graph)()
-    mismatches = check_shapes(module, graph)
-    if mismatches:
-        for m in mismatches:
-            print(
-                f"archc: internal error: layer `{m.layer}` gives {list(m.real)} in PyTorch "
-                f"but archc computed {list(m.static)}",
-                file=sys.stderr,
-            )
+    problems = [
+        f"layer `{m.layer}` gives {list(m.real)} in PyTorch but archc computed {list(m.static)}"
+        for m in check_shapes(module, graph)
+    ] + check_params(module, graph)
+    if problems:
+        for problem in problems:
+            print(f"archc: internal error: {problem}", file=sys.stderr)
         return EXIT_INTERNAL
     target = Path(args.output) / f"{graph.name}.py"
     write_atomic(target, source.encode())
     print(summary.table(graph))
-    print(f"\nwrote {target} (forward pass checked: every layer's shape matches)")
+    print(f"\nwrote {target} (checked in PyTorch: every layer's shape and parameter count)")
     return EXIT_OK
 
 

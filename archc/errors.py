@@ -53,6 +53,7 @@ CODES: dict[str, str] = {
     "E403": "wrong number of inputs",
     "E404": "the layers form a cycle",
     "E405": "a layer's output is never used",
+    "E406": "layers named with dots do not form one module",
     # budgets
     "E501": "an activation is larger than the activation budget",
     "E502": "the network has more parameters than the parameter budget",

@@ -108,6 +108,12 @@ EXAMPLES: dict[str, tuple[str | None, list[str]]] = {
         "  - {name: main, type: flatten, inputs: input}\n",
         [],
     ),
+    "E406": (
+        HEAD + "  - {name: stem.conv1, type: conv, filters: 6, kernel: 3, padding: same}\n"
+        "  - {name: stem.conv2, type: conv, filters: 6, kernel: 3, padding: same}\n"
+        "  - {name: both, type: add, inputs: [stem.conv1, stem.conv2]}\n",
+        [],
+    ),
     "E501": (HEAD + "  - {type: conv, filters: 100000000, kernel: 1}\n", []),
     "E502": (
         "archc: 1\nname: Example\ninput: {shape: [100000]}\nlayers:\n"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from helpers import REPO, run_cli
 
 import archc
@@ -65,6 +66,40 @@ GRAPH_ERRORS = [
         "  - {name: side, type: conv, filters: 8, kernel: 1}\n"
         "  - {name: main, type: conv, filters: 8, kernel: 1, inputs: input}\n",
         [("E405", 5, "the output of `side` is never used")],
+    ),
+    (
+        "dotted name inside a layer",
+        "  - {name: g, type: conv, filters: 8, kernel: 1}\n"
+        "  - {name: g.b, type: conv, filters: 8, kernel: 1}\n",
+        [("E401", 6, "the name puts the layer inside `g`, which is a layer itself")],
+    ),
+    (
+        "dotted scope with two values read outside",
+        "  - {name: g.a, type: conv, filters: 8, kernel: 1}\n"
+        "  - {name: g.b, type: conv, filters: 8, kernel: 1}\n"
+        "  - {name: s, type: add, inputs: [g.a, g.b]}\n",
+        [
+            (
+                "E406",
+                6,
+                "the layers named `g.*` cannot form one module: 2 of their values are read "
+                "outside it (`g.a`, `g.b`); a module returns one",
+            )
+        ],
+    ),
+    (
+        "dotted scope interrupted",
+        "  - {name: g.a, type: conv, filters: 8, kernel: 1}\n"
+        "  - {name: x, type: conv, filters: 8, kernel: 1}\n"
+        "  - {name: g.b, type: add, inputs: [x, g.a]}\n",
+        [
+            (
+                "E406",
+                6,
+                "the layers named `g.*` are not consecutive: `x` runs between them, so they "
+                "cannot form one module",
+            )
+        ],
     ),
     (
         "merge with one input",
@@ -210,6 +245,42 @@ def test_diagram_without_graphviz_writes_dot_and_says_how_to_install(tmp_path):
     assert (tmp_path / "l.dot").exists() and not (tmp_path / "l.png").exists()
     (line,) = result.stdout.strip().splitlines()
     assert "install Graphviz" in line
+
+
+def test_reaching_inside_a_later_block_instance_is_refused():
+    text = BLOCK + (
+        "  - {name: early, type: identity, inputs: u.conv}\n"  # line 13
+        "  - {name: u, type: unit, filters: 8, inputs: input}\n"
+        "  - {name: s, type: add, inputs: [early, u]}\n"
+    )
+    ((code, line, message),) = diagnostics(text)
+    assert (code, line) == ("E402", 13)
+    assert message.startswith("`u.conv` reaches inside a block instance")
+
+
+def test_a_layer_written_outside_an_instance_cannot_be_named_inside_it():
+    text = BLOCK + (
+        "  - {name: u, type: unit, filters: 8}\n"
+        "  - {name: u.extra, type: conv, filters: 8, kernel: 1}\n"  # line 14
+    )
+    ((code, line, message),) = diagnostics(text)
+    assert (code, line) == ("E401", 14)
+    assert "written outside block instance `u`" in message
+
+
+def test_dotted_names_build_nested_modules_with_the_static_counts():
+    text = HEAD + (
+        "  - {name: z.a, type: conv, filters: 8, kernel: 1}\n"
+        "  - {name: a.0.b, type: conv, filters: 8, kernel: 1}\n"
+        "  - {name: a.1, type: conv, filters: 4, kernel: 1}\n"
+    )
+    spec = archc.loads(text)
+    model = archc.to_torch(spec)
+    assert sorted(model.state_dict()) == [
+        "a.0.b.bias", "a.0.b.weight", "a.1.bias", "a.1.weight", "z.a.bias", "z.a.weight",
+    ]  # fmt: skip
+    assert sum(p.numel() for p in model.parameters()) == archc.analyse(spec).params
+    assert model(torch.zeros(1, 8, 16, 16)).shape == (1, 4, 16, 16)
 
 
 def test_expand_output_is_a_valid_spec_with_the_same_numbers(tmp_path):

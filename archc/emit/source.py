@@ -99,13 +99,12 @@ def _infer_instance(graph: Graph, path: str) -> Instance:
             f"the layers under `{path}` cannot form one module: other layers read "
             f"{len(escaping)} of their values (a module returns exactly one)"
         )
-    children = {n.name[len(path) + 1 :].split(".")[0] for n in inside}
+    below = [n.name[len(path) + 1 :] for n in inside]
+    children = {name.split(".")[0] for name in below}
     block = next((p for p in reversed(path.split(".")) if not p.isdigit()), "block")
-    repeated = (
-        all(c.isdigit() for c in children)
-        and len(inputs) == 1
-        and any("." in n.name[len(path) + 1 :] for n in inside)
-    )
+    # Numbered copies of one block, as `repeat` makes them: every child is a scope.
+    scopes = {name.split(".")[0] for name in below if "." in name}
+    repeated = all(c.isdigit() for c in children) and len(inputs) == 1 and scopes == children
     return Instance(path, block, (), inputs, escaping[0], repeated=repeated)
 
 

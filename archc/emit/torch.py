@@ -71,3 +71,18 @@ def check_shapes(module: nn.Module, graph: Graph, batch: int = 2) -> list[ShapeM
                 )
             )
     return mismatches
+
+
+def check_params(module: nn.Module, graph: Graph) -> list[str]:
+    """Where the module's trainable parameters differ from the static counts: each layer's
+    own submodule, then the whole module."""
+    problems = []
+    for node in graph.nodes:
+        if has_module(node):
+            real = sum(p.numel() for p in module.get_submodule(node.name).parameters())
+            if real != node.params:
+                problems.append(f"layer `{node.name}` has {real:,} parameters, not {node.params:,}")
+    total = sum(p.numel() for p in module.parameters())
+    if total != graph.params:
+        problems.append(f"the module has {total:,} parameters, not {graph.params:,}")
+    return problems

@@ -82,6 +82,8 @@ class _Expander:
         self.diagnostics: list[Diagnostic] = []
         self.instances: list[Instance | None] = []  # None: a copy still being expanded
         self.count = 0
+        self.dotted: list[tuple[str, Pos]] = []  # references written with dots
+        self.written_dotted: set[str] = set()  # top-level layer names written with dots
 
     def error(
         self, code: str, message: str, pos: Pos, help: str | None = None, layer: str | None = None
@@ -145,6 +147,7 @@ class _Expander:
         """Expand the top-level layers into `out`, and name its outputs by their full names."""
         seq = self.data["layers"]
         layers, names, last = self.layers(seq, _Scope(self.vars, {}, ""), self.input_name(), True)
+        self.check_references(layers)
         flat = YSeq(layers, pos=seq.pos)
         flat.item_pos = [layer.pos for layer in layers]
         out["layers"] = flat
@@ -328,20 +331,50 @@ class _Expander:
             raise _Abort
 
     def check_not_inside(self, name: object, pos: Pos) -> None:
-        """A reference to a layer inside a block instance (other than through its name)."""
-        if isinstance(name, str) and any(
-            i is not None and name.startswith(i.path + ".") for i in self.instances
-        ):
-            self.error(
-                "E402",
-                f"`{name}` reaches inside a block instance; refer to the instance by its name, "
-                "which stands for its output",
-                pos,
+        """Note a reference, to refuse it later if it reaches inside a block instance."""
+        if isinstance(name, str) and "." in name:
+            self.dotted.append((name, pos))
+
+    def check_references(self, layers: list[YMap]) -> None:
+        """References and layer names written with dots must not reach inside an instance.
+
+        An instance is one module that returns one value: a layer may read it only through
+        its name, and no layer written outside the block may be placed inside it. Checked
+        once every instance is known, so that the order of the layers does not matter.
+        """
+        paths = {i.path for i in self.instances if i is not None}
+
+        def instance_of(name: str) -> str | None:
+            parts = name.split(".")
+            return next(
+                (p for k in range(1, len(parts)) if (p := ".".join(parts[:k])) in paths), None
             )
+
+        for name, pos in self.dotted:
+            if instance_of(name) is not None:
+                self.error(
+                    "E402",
+                    f"`{name}` reaches inside a block instance; refer to the instance by its "
+                    "name, which stands for its output",
+                    pos,
+                )
+        for layer in layers:
+            name = layer["name"]
+            inside = instance_of(name) if name in self.written_dotted else None
+            if inside is not None:
+                self.error(
+                    "E401",
+                    f"layer `{name}` is written outside block instance `{inside}` but "
+                    "named inside it",
+                    layer.value_pos["name"],
+                    help="choose a name without the instance's prefix",
+                )
 
     def plain(self, item: YMap, full: str, inputs: list[str], scope: _Scope) -> YMap:
         """A layer (not a block instance) with its full name, explicit inputs, values evaluated."""
         self.grow(item)
+        if not scope.prefix and "." in full:
+            self.written_dotted.add(full)
         out = YMap(pos=item.pos)
         out["name"] = full
         out.key_pos["name"] = item.key_pos.get("name", item.pos)
