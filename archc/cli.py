@@ -8,6 +8,7 @@ imports torch.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -37,22 +38,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_INVALID
     except UsageError as exc:
-        if args.format == "json":
-            print(json.dumps([Diagnostic(exc.code, str(exc), getattr(args, "spec", "")).to_json()]))
-        else:
-            print(f"archc: error[{exc.code}]: {exc}", file=sys.stderr)
+        _report(args, exc.code, str(exc))
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader stopped early (`archc summary ... | head`)
+        _silence_stdout()
+        return EXIT_OK
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug: report it briefly, never as a bare traceback
         if os.environ.get("ARCHC_DEBUG"):
             raise
-        print(
-            f"archc: internal error: {type(exc).__name__}: {exc}\n"
+        _report(
+            args,
+            "internal",
+            f"internal error: {type(exc).__name__}: {exc}\n"
             "  (this is a bug in archc; run with ARCHC_DEBUG=1 to see the traceback)",
-            file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _report(args: argparse.Namespace, code: str, message: str) -> None:
+    """An error that belongs to no line of the spec: as JSON, or as one `archc:` line."""
+    if args.format == "json":
+        diagnostic = Diagnostic(code, message.split("\n")[0], getattr(args, "spec", ""))
+        print(json.dumps([diagnostic.to_json()]))
+    elif code == "internal":
+        print(f"archc: {message}", file=sys.stderr)
+    else:
+        print(f"archc: error[{code}]: {message}", file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # stdout is not a file (tests capture it): nothing will flush to a closed pipe
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -92,18 +114,25 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from archc.emit import summary
+    from archc.emit import memory, summary
     from archc.emit.source import to_source
 
     graph = _graph(args)
     source = to_source(graph)
+    memory.check_fits(graph)
     from archc.emit.torch import check_params, check_shapes, module_class  # torch: valid specs
 
-    module = module_class(graph)()
-    problems = [
-        f"layer `{m.layer}` gives {list(m.real)} in PyTorch but archc computed {list(m.static)}"
-        for m in check_shapes(module, graph)
-    ] + check_params(module, graph)
+    try:
+        module = module_class(graph)()
+        problems = [
+            f"layer `{m.layer}` gives {list(m.real)} in PyTorch but archc computed {list(m.static)}"
+            for m in check_shapes(module, graph)
+        ] + check_params(module, graph)
+    except (MemoryError, RuntimeError) as exc:  # torch reports a failed allocation as either
+        if isinstance(exc, RuntimeError) and "allocate" not in str(exc):
+            raise
+        need = memory.build_bytes(graph)
+        raise SpecError([memory.not_enough_memory(graph, need, memory.free_bytes())]) from None
     if problems:
         for problem in problems:
             print(f"archc: internal error: {problem}", file=sys.stderr)
@@ -125,7 +154,8 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     if fmt not in DIAGRAM_FORMATS:
         raise UsageError(
             f"unknown diagram format `.{fmt}`; use one of: "
-            + ", ".join(f".{f}" for f in DIAGRAM_FORMATS)
+            + ", ".join(f".{f}" for f in DIAGRAM_FORMATS),
+            code="E005",
         )
     dot = api.to_graphviz(graph, rankdir=args.rankdir, collapse=args.collapse)
     if fmt == "dot":
@@ -198,7 +228,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
         "--depth",
-        type=int,
+        type=_count,
         default=None,
         metavar="N",
         help="fold block internals below this depth of the layer names",

@@ -21,6 +21,7 @@ CODES: dict[str, str] = {
     "E002": "the spec file is larger than the size limit",
     "E003": "an output file cannot be written",
     "E004": "a --set override is malformed or names no key of the spec",
+    "E005": "an output file has a format archc cannot write",
     # YAML (exit code 1)
     "E100": "YAML syntax error",
     "E101": "the file is not UTF-8 text",
@@ -57,6 +58,7 @@ CODES: dict[str, str] = {
     # budgets
     "E501": "an activation is larger than the activation budget",
     "E502": "the network has more parameters than the parameter budget",
+    "E503": "building the model needs more memory than is free",
 }
 
 

@@ -206,6 +206,9 @@ def _suggest(name: str, scope: Mapping[str, Any]) -> str | None:
 # -- scopes ----------------------------------------------------------------------------------
 
 
+MAX_VAR_DEPTH = 64  # a var defined through another, through another, ...
+
+
 class Vars(Mapping):
     """Top-level vars, resolved on first use so they may refer to each other in any order."""
 
@@ -214,6 +217,7 @@ class Vars(Mapping):
         self.values: dict[str, Any] = {}
         self.failed: set[str] = set()
         self.resolving: list[str] = []
+        self.too_deep = False
 
     def __getitem__(self, name: str) -> Any:
         if name in self.values:
@@ -225,6 +229,15 @@ class Vars(Mapping):
         if name in self.resolving:
             cycle = " -> ".join([*self.resolving[self.resolving.index(name) :], name])
             raise ExprError(f"vars refer to each other in a cycle: {cycle}")
+        if len(self.resolving) >= MAX_VAR_DEPTH:  # reported once: the rest of the chain
+            chain = " -> ".join([*self.resolving[:3], "...", name])  # is as deep
+            error = ExprError(
+                f"vars refer to each other more than {MAX_VAR_DEPTH} deep: {chain}",
+                help="give the var a value nearer to its definition",
+                consequence=self.too_deep,
+            )
+            self.too_deep = True
+            raise error
         self.resolving.append(name)
         try:
             value = self.raw[name]

@@ -135,13 +135,17 @@ class _Composer(Composer):
         self._depth = 0
         self._aliases = 0
         self._nodes = 0
+        # (id of the parent node, index or id of the key node) -> where an alias stands there
+        self.alias_sites: dict[tuple[int, int], tuple[Any, Any]] = {}
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
+            event = self.peek_event()
             if self._aliases > MAX_ALIASES:
-                mark = self.peek_event().start_mark
-                raise _LoadFailure("E106", f"more than {MAX_ALIASES} alias uses", mark)
+                raise _LoadFailure("E106", f"more than {MAX_ALIASES} alias uses", event.start_mark)
+            slot = index if isinstance(index, int) else id(index)
+            self.alias_sites[id(parent), slot] = (event.start_mark, event.end_mark)
         else:
             self._nodes += 1
             if self._nodes > MAX_NODES:
@@ -271,7 +275,7 @@ def parse_yaml(
             loader.dispose()
         if root is None:
             return None
-        data = _Builder(path, diagnostics, origin).build(root)
+        data = _Builder(path, diagnostics, origin, loader.alias_sites).build(root)
         if problems is not None:
             problems.extend(diagnostics)
             return data
@@ -294,6 +298,8 @@ def parse_yaml(
 
 def _syntax_diagnostic(exc: yaml.MarkedYAMLError, path: str, text: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark and (mark is None or mark.line >= len(text.splitlines())):
+        mark = exc.context_mark  # at the end of the text: where the unfinished node began
     problem = exc.problem or "invalid YAML"
     message = f"YAML syntax error: {problem}"
     if exc.context:
@@ -347,26 +353,37 @@ _STANDARD_TAGS = {
 class _Builder:
     """Turns a composed node tree into YMap/YSeq/scalars, enforcing the safety limits."""
 
-    def __init__(self, path: str, diagnostics: list[Diagnostic], origin: str = "") -> None:
+    def __init__(
+        self,
+        path: str,
+        diagnostics: list[Diagnostic],
+        origin: str = "",
+        alias_sites: dict[tuple[int, int], tuple[Any, Any]] | None = None,
+    ) -> None:
         self.path = path
         self.origin = origin
         self.diagnostics = diagnostics
+        self.alias_sites = alias_sites or {}
         self.count = 0
         self.active: set[int] = set()
         self.built: set[int] = set()  # nodes built once; building one again copies an alias
         self.copying = 0
         self.copies = 0
+        self.site: Any = None  # the alias whose copy is being built, outermost
 
-    def build(self, node: Node) -> Any:
+    def build(self, node: Node, site: Any = None) -> Any:
+        """Build `node`; `site` is the mark of the alias that stands where it is used."""
         self.count += 1
         repeated = id(node) in self.built
         self.built.add(id(node))
         self.copies += bool(self.copying or repeated)
+        if repeated and not self.copying:
+            self.site = site
         if self.count > MAX_NODES or self.copies > MAX_ALIAS_COPIES:
             raise _LoadFailure(
                 "E106",
                 "the YAML's aliases expand to too many nodes (an alias bomb?)",
-                node.start_mark,
+                self.site or node.start_mark,
                 help="write the structure out, or use blocks and `repeat`",
             )
         self.copying += repeated
@@ -374,6 +391,16 @@ class _Builder:
             return self._build(node)
         finally:
             self.copying -= repeated
+
+    def _item(self, parent: Node, slot: int, node: Node) -> tuple[Any, Pos]:
+        """A child node built, with its position: the alias's where one stands there."""
+        site = self.alias_sites.get((id(parent), slot))
+        value = self.build(node, site[0] if site else None)
+        if site is None:
+            return value, _span(node, self.origin)
+        start, end = site
+        end_col = end.column + 1 if end.line == start.line else 0
+        return value, Pos(start.line + 1, start.column + 1, end_col, self.origin)
 
     def _build(self, node: Node) -> Any:
         if node.tag not in _STANDARD_TAGS:
@@ -436,9 +463,10 @@ class _Builder:
 
     def _sequence(self, node: SequenceNode) -> YSeq:
         seq = YSeq(pos=_span(node, self.origin))
-        for item in node.value:
-            seq.append(self.build(item))
-            seq.item_pos.append(_span(item, self.origin))
+        for index, item in enumerate(node.value):
+            value, pos = self._item(node, index, item)
+            seq.append(value)
+            seq.item_pos.append(pos)
         return seq
 
     def _mapping(self, node: MappingNode) -> YMap:
@@ -469,7 +497,6 @@ class _Builder:
                     )
                 )
                 continue
-            out[key] = self.build(value_node)
+            out[key], out.value_pos[key] = self._item(node, id(key_node), value_node)
             out.key_pos[key] = _span(key_node, self.origin)
-            out.value_pos[key] = _span(value_node, self.origin)
         return out

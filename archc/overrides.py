@@ -1,11 +1,14 @@
 """``--set key=value`` overrides, applied to the loaded data before expansion.
 
 The value is YAML, parsed by the same safe loader as spec files, so an override is checked
-exactly like file content; errors in it name the override instead of a file line.
+exactly like file content; errors in the value itself name the override instead of a file line
+(a var's value is checked where the spec uses it). An override may add a key to a layer or to
+the spec, which validation then checks, but not a var: a var nothing uses would hide a typo.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +24,7 @@ def apply_overrides(data: YMap, overrides: Sequence[str]) -> YMap:
             raise UsageError(
                 f"--set expects KEY=VALUE, e.g. vars.width=32. Received: {text!r}", code="E004"
             )
+        _check_var(data, key.strip().split("."), text)
         origin = f"--set {text}"
         value = parse_yaml(raw, origin, origin=origin) if raw.strip() else None
         data = _set_path(data, key.strip().split("."), value, Pos(1, len(key) + 2, 0, origin), text)
@@ -52,3 +56,18 @@ def _set_path(node: Any, parts: list[str], value: Any, pos: Pos, text: str) -> A
     raise UsageError(
         f"--set {text}: `{head}` is inside a value that is not a mapping or list", code="E004"
     )
+
+
+def _check_var(data: YMap, parts: list[str], text: str) -> None:
+    """`vars.<name>` must name a var the spec declares."""
+    declared = data.get("vars")
+    if len(parts) != 2 or parts[0] != "vars" or not isinstance(declared, YMap):
+        return
+    if parts[1] not in declared:
+        close = difflib.get_close_matches(parts[1], list(declared), n=1, cutoff=0.6)
+        hint = f" Did you mean `{close[0]}`?" if close else ""
+        raise UsageError(
+            f"--set {text}: the spec has no var `{parts[1]}`.{hint} Its vars: "
+            + ", ".join(declared),
+            code="E004",
+        )

@@ -23,6 +23,7 @@ EXAMPLES: dict[str, tuple[str | None, list[str]]] = {
     "E002": (None, []),
     "E003": (HEAD + "  - {type: flatten}\n", ["build", "-o", "/proc/archc-out"]),
     "E004": (HEAD + "  - {type: flatten}\n", ["--set", "vars.width"]),
+    "E005": (HEAD + "  - {type: flatten}\n", ["diagram", "-o", "net.jpg"]),
     "E100": (HEAD + "  - {type: conv, filters: 6, kernel: 5\n", []),
     "E101": (None, []),
     "E102": (HEAD + "  - {type: conv, filters: 6, kernel: 5, kernel: 3}\n", []),
@@ -126,6 +127,13 @@ EXPLAIN_NO_EXAMPLE = {
     "E002": "A spec file over 4 MiB is refused before it is parsed:\n\n"
     "```\n$ archc check huge.yaml\narchc: error[E002]: huge.yaml: file is 104,857,600 "
     "bytes; spec files are limited to 4,194,304\n```\n",
+    "E503": "`archc build` estimates the memory the model and its shape check need before it "
+    "imports PyTorch, and refuses a model that would not fit (the numbers depend on the machine):"
+    "\n\n```\n$ archc build big.yaml\nbig.yaml:5:5: error[E503]: layer `dense1`: building the "
+    "model needs about 6.4 GB (1,600,040,000 parameters and every layer's output for a batch of "
+    "2); this machine has 3.0 GB free\n    5 |   - {type: dense, units: 40000}\n      |     "
+    "^^^^^^^^^^^^^^^^^^^^^^^^^^^\n  help: `archc check` and `summary` need no memory for the "
+    "model; reduce the sizes to build it\n1 error\n```\n",
     "E101": "A file that is not UTF-8 text:\n\n```\n$ archc check latin1.yaml\n"
     "latin1.yaml:3:7: error[E101]: file is not UTF-8 text (byte 0xe9 at offset 34)\n"
     "1 error\n```\n",

@@ -126,7 +126,7 @@ def test_diagram(tmp_path, suffix, check):
 def test_diagram_unknown_extension(tmp_path, name):
     code, out, err = run_cli("diagram", LENET, "-o", tmp_path / name)
     assert code == 2
-    assert "unknown diagram format" in err
+    assert err.startswith("archc: error[E005]: unknown diagram format")
     assert ".svg" in err  # says which formats exist
     assert "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
@@ -170,6 +170,50 @@ def test_bad_set_overrides_exit_2(override):
     assert "Traceback" not in err
 
 
+def test_a_misspelt_var_override_is_refused_with_a_suggestion():
+    resnet18 = LENET.parent / "resnet18.yaml"
+    code, out, err = run_cli("check", resnet18, "--set", "vars.clases=10")
+    assert code == 2, out
+    assert err.startswith("archc: error[E004]: --set vars.clases=10: the spec has no var `clases`")
+    assert "Did you mean `classes`?" in err
+    code, out, err = run_cli("check", resnet18, "--set", "vars.classes=10")
+    assert code == 0 and "-> 10," in out, err
+
+
+@pytest.mark.parametrize("args", [["summary"], ["summary", "--json"], ["expand"]])
+def test_a_reader_that_stops_early_is_not_an_error(tmp_path, args):
+    import subprocess
+    import sys
+
+    # Far more output than a pipe holds, so archc is still writing when the reader leaves.
+    spec = tmp_path / "long.yaml"
+    spec.write_text(spec_text([{"type": "dense", "units": 4}] * 3000, [4]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archc", args[0], spec, *args[1:]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert err == ""
+
+
+def test_an_internal_error_is_json_with_format_json(monkeypatch, capsys):
+    from archc import cli
+
+    def broken(args):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(cli, "cmd_check", broken)
+    assert cli.main(["check", str(LENET), "--format", "json"]) == 3
+    (diagnostic,) = json.loads(capsys.readouterr().out)
+    assert diagnostic["code"] == "internal"
+    assert diagnostic["message"] == "internal error: ZeroDivisionError: boom"
+
+
 def test_version_and_help():
     code, out, _ = run_cli("--version")
     assert code == 0 and out.startswith("archc ")
@@ -179,7 +223,17 @@ def test_version_and_help():
         assert verb in out
 
 
-@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["check"], ["check", "--max-params", "0"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["check"],
+        ["check", "--max-params", "0"],
+        ["summary", str(LENET), "--depth", "0"],
+        ["summary", str(LENET), "--depth", "-1"],
+    ],
+)
 def test_bad_command_lines_exit_2(argv):
     code, _, err = run_cli(*argv)
     assert code == 2

@@ -240,3 +240,21 @@ def test_read_only_output_directory(tmp_path: Path):
     assert_no_crash(run)
     assert run.rc == 2 and run.err.startswith("archc: error[E003]: "), run.describe()
     assert list(out.iterdir()) == []
+
+
+def test_a_model_larger_than_free_memory_is_refused_before_torch(tmp_path: Path):
+    """1.6 billion parameters are within the parameter budget but not in the 4 GB address
+    space the runner gives archc: `build` says so (E503) instead of dying mid-allocation."""
+    spec = tmp_path / "big.yaml"
+    spec.write_text(
+        "archc: 1\nname: Big\ninput: {shape: [40000]}\nlayers:\n  - {type: dense, units: 40000}\n"
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    run = run_archc("build", spec, "-o", out)
+    assert_no_crash(run)
+    assert run.rc == 1, run.describe()
+    assert_text_error(run, str(spec), "E503", 5)
+    assert "needs about 6.4 GB" in run.err, run.describe()
+    assert list(out.iterdir()) == []
+    assert_within_budget(run)  # refused before torch is imported

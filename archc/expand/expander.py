@@ -84,6 +84,7 @@ class _Expander:
         self.count = 0
         self.dotted: list[tuple[str, Pos]] = []  # references written with dots
         self.written_dotted: set[str] = set()  # top-level layer names written with dots
+        self.top_item: YMap | None = None  # the top-level layer being expanded
 
     def error(
         self, code: str, message: str, pos: Pos, help: str | None = None, layer: str | None = None
@@ -127,7 +128,8 @@ class _Expander:
                 try:
                     values[name]
                 except expr.ExprError as exc:
-                    self.error("E210", str(exc), raw.value_pos[name], exc.help)
+                    if not exc.consequence:
+                        self.error("E210", str(exc), raw.value_pos[name], exc.help)
         return values
 
     def top_level(self) -> YMap:
@@ -219,6 +221,8 @@ class _Expander:
         seen: set[str] = set()
         present = 0  # layers kept so far: an unnamed layer's number, as nn.Sequential counts
         for item, local in zip(items, self.local_names(items, top)):
+            if top:
+                self.top_item = item
             self.check_name(item, top)
             inputs = self.inputs(item, scope, prev)
             if self.when(item, scope) is False:  # the layer passes its input on
@@ -319,13 +323,14 @@ class _Expander:
         return [scope.names.get(n, n) for n in listed]
 
     def grow(self, item: YMap) -> None:
-        """Count one more layer or block copy; stop at once past the limit."""
+        """Count one more layer or block copy; stop at once past the limit, reported at the
+        top-level layer that grew too large."""
         self.count += 1
         if self.count > MAX_LAYERS:
             self.error(
                 "E106",
                 f"the spec expands to more than {MAX_LAYERS:,} layers",
-                item.pos,
+                (self.top_item or item).pos,
                 help="use fewer or shorter `repeat`s",
             )
             raise _Abort
@@ -397,14 +402,17 @@ class _Expander:
         self, block: Block, item: YMap, local: str, scope: _Scope, inputs: list[str]
     ) -> tuple[list[YMap], str]:
         """Expand one block instance (all its `repeat` copies); returns layers, output name."""
-        if block.name in scope.stack or len(scope.stack) >= MAX_BLOCK_DEPTH:
-            chain = " -> ".join([*scope.stack, block.name])
+        chain = " -> ".join([*scope.stack, block.name])
+        if block.name in scope.stack:
             self.error(
                 "E207",
                 f"block `{block.name}` contains itself: {chain}",
                 item.pos,
                 help="a block cannot instantiate itself, directly or through another",
             )
+            return [], inputs[0]
+        if len(scope.stack) >= MAX_BLOCK_DEPTH:
+            self.error("E106", f"blocks nest more than {MAX_BLOCK_DEPTH} deep: {chain}", item.pos)
             return [], inputs[0]
         args = self.args(block, item, item, scope)
         first_args = self.first_args(block, item, scope)
