@@ -226,9 +226,11 @@ class _Analysis:
         layers = self.spec.layers
         outputs = self.spec.outputs or [layers[-1].name]
         names = {layer.name for layer in layers}
-        for k, name in enumerate(outputs):
-            if name not in names:
-                self.error("E402", f"unknown output `{name}`", None, "outputs", k)
+        unknown = [k for k, name in enumerate(outputs) if name not in names]
+        for k in unknown:
+            self.error("E402", f"unknown output `{outputs[k]}`", None, "outputs", k)
+        if unknown:  # a misspelt output leaves its layer unused: that is no second mistake
+            return outputs
         used = {n for names in inputs for n in names} | set(outputs)
         for i, layer in enumerate(layers):
             if layer.name not in used:

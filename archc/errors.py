@@ -7,6 +7,7 @@ Every stage collects diagnostics rather than stopping at the first, and raises a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -156,13 +157,31 @@ class LayerError(ArchcError):
 
 
 def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Each mistake once. A mistake in a block definition shows in every instance of the
+    block, at the same line: it is reported for the first, with a note naming the others."""
     seen: set[tuple] = set()
-    unique = []
+    first: dict[tuple, int] = {}  # (path, pos, code) of a block layer's mistake -> its index
+    others: dict[int, list[str]] = {}
+    unique: list[Diagnostic] = []
     for d in diagnostics:
-        key = (d.path, d.pos, d.code, d.message)
-        if key not in seen:
-            seen.add(key)
-            unique.append(d)
+        if (d.path, d.pos, d.code, d.message) in seen:
+            continue
+        seen.add((d.path, d.pos, d.code, d.message))
+        site = (d.path, d.pos, d.code)
+        k = first.get(site)
+        if k is not None and d.layer and "." in d.layer and unique[k].layer != d.layer:
+            others[k].append(d.layer)
+            continue
+        if d.layer and "." in d.layer:
+            first[site] = len(unique)
+            others[len(unique)] = []
+        unique.append(d)
+    for k, layers in others.items():
+        if layers:
+            shown = ", ".join(f"`{name}`" for name in layers[:3])
+            more = f" and {len(layers) - 3} more" if len(layers) > 3 else ""
+            note = f"the same in {shown}{more}"
+            unique[k] = dataclasses.replace(unique[k], notes=(*unique[k].notes, note))
     return unique
 
 

@@ -23,7 +23,7 @@ from pydantic_core import PydanticCustomError
 
 from archc.errors import Diagnostic, SpecError
 from archc.layers import Layer
-from archc.layers.base import LayerPath, Name, PositiveInt
+from archc.layers.base import Name, PositiveInt, Reference
 from archc.load import Document, YMap, YSeq
 
 # A discriminated union over every registered layer kind (built from the registry, so a new
@@ -58,7 +58,7 @@ class Spec(BaseModel):
     description: str = ""
     input: InputSpec
     layers: Annotated[list[LayerSpec], Field(min_length=1)]
-    outputs: list[LayerPath] | None = Field(
+    outputs: list[Reference] | None = Field(
         default=None, description="Layers whose outputs the network returns (default: the last)"
     )
 

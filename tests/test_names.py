@@ -82,7 +82,8 @@ def test_bad_network_names_are_rejected(name):
     ],
 )
 def test_bad_names_elsewhere_are_rejected(where):
-    """`outputs`, `input.name` and `inputs` take names too; a keyword there is refused."""
+    """`input.name` is a name like a layer's; `outputs` and `inputs` refer to names, so a
+    keyword there names no layer (a badly named layer is reported once, at its name)."""
     layers = [{"name": "fc1", **DENSE}]
     if where == "inputs":
         layers[0]["inputs"] = "class"
@@ -90,8 +91,20 @@ def test_bad_names_elsewhere_are_rejected(where):
     if where == "input.name":
         text = text.replace("{shape: [4]}", "{shape: [4], name: class}")
     with pytest.raises(archc.SpecError) as info:
-        archc.loads(text)
-    assert [d.code for d in info.value.diagnostics] == ["E204"]
+        archc.analyse(archc.loads(text))
+    expected = "E204" if where == "input.name" else "E402"
+    assert [d.code for d in info.value.diagnostics] == [expected]
+
+
+def test_a_badly_named_layer_is_reported_once_not_at_each_reference():
+    layers = [
+        {"name": "F", **DENSE},
+        {"name": "a", "type": "dense", "units": 3, "inputs": "F"},
+        {"name": "b", "type": "add", "inputs": ["F", "a"]},
+    ]
+    with pytest.raises(archc.SpecError) as info:
+        archc.loads(spec_text(layers, [4]))
+    assert [(d.code, d.pos.line) for d in info.value.diagnostics] == [("E204", 5)]
 
 
 GOOD_NAMES = ["c1", "conv_1", "Conv", "x", "input_", "layer0", "T", "print"]

@@ -85,6 +85,7 @@ class _Expander:
         self.dotted: list[tuple[str, Pos]] = []  # references written with dots
         self.written_dotted: set[str] = set()  # top-level layer names written with dots
         self.top_item: YMap | None = None  # the top-level layer being expanded
+        self.top_names: set[str] = set()  # the input's and the top-level layers' names
 
     def error(
         self, code: str, message: str, pos: Pos, help: str | None = None, layer: str | None = None
@@ -216,11 +217,14 @@ class _Expander:
     ) -> tuple[list[YMap], dict[str, str], str]:
         """Expand a list of layers. Returns the flat layers, local -> full names, last output."""
         items = self.layer_items(seq)
+        locals_ = self.local_names(items, top)
+        if top:  # what a layer inside a block may also read
+            self.top_names = {default_input, *(n for n in locals_ if n is not None)}
         out: list[YMap] = []
         prev = default_input
         seen: set[str] = set()
         present = 0  # layers kept so far: an unnamed layer's number, as nn.Sequential counts
-        for item, local in zip(items, self.local_names(items, top)):
+        for item, local in zip(items, locals_):
             if top:
                 self.top_item = item
             self.check_name(item, top)
@@ -320,6 +324,15 @@ class _Expander:
             return [prev]
         for n in listed:
             self.check_not_inside(n, item.value_pos["inputs"])
+            if scope.prefix and n not in scope.names and n not in self.top_names:
+                self.error(
+                    "E402",
+                    f"unknown input `{n}`",
+                    item.value_pos["inputs"],
+                    help=did_you_mean(n, [*scope.names, *self.top_names])
+                    or "a layer in a block reads the block's inputs, the layers before it, "
+                    "or layers of the network",
+                )
         return [scope.names.get(n, n) for n in listed]
 
     def grow(self, item: YMap) -> None:

@@ -93,6 +93,20 @@ LayerPath = Annotated[
     WithJsonSchema({"type": "string", "pattern": _IDENTIFIER.pattern}),
 ]
 
+def check_reference(value: Any) -> str:
+    """A name in `inputs`: any text. Whether it names a layer is the analyse stage's question
+    (E402), so a badly named layer is reported once, not again at every reference to it."""
+    if not isinstance(value, str) or not value:
+        raise PydanticCustomError("archc_name", "a layer name must be a non-empty string")
+    return value
+
+
+Reference = Annotated[
+    str,
+    PlainValidator(check_reference),
+    WithJsonSchema({"type": "string", "pattern": _IDENTIFIER.pattern}),
+]
+
 Name = Annotated[
     str,
     PlainValidator(check_name),
@@ -187,7 +201,7 @@ class Layer(BaseModel):
 
     type: str
     name: LayerPath | None = None
-    inputs: LayerPath | list[LayerPath] | None = None
+    inputs: Reference | list[Reference] | None = None
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
