@@ -171,12 +171,13 @@ class _Analysis:
                 names = (layers[i - 1].name if i else input_name,)
             else:
                 names = (layer.inputs,) if isinstance(layer.inputs, str) else tuple(layer.inputs)
-            for name in names:
+            for k, name in enumerate(names):
                 if name != input_name and name not in known:
                     options = [input_name, *known]
                     close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
                     help = f"did you mean `{close[0]}`?" if close else None
-                    self.error("E402", f"unknown input `{name}`", i, "inputs", help=help)
+                    at = ("inputs", k) if isinstance(layer.inputs, list) else ("inputs",)
+                    self.error("E402", f"unknown input `{name}`", i, *at, help=help)
             self.check_arity(i, layer, names)
             resolved.append(names)
         return resolved

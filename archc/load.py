@@ -484,6 +484,13 @@ class _Builder:
                 )
                 continue
             key = key_node.value
+            if key == "<<" and not key_node.style:  # plain, not quoted
+                raise _LoadFailure(
+                    "E107",
+                    "YAML merge keys (`<<`) are not part of the YAML archc reads",
+                    key_node.start_mark,
+                    help="write the keys out, or define a block and use it",
+                )
             if key in out:
                 first = out.key_pos[key]
                 self.diagnostics.append(

@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from archc.errors import Diagnostic, SpecError
+from archc.errors import Diagnostic, Pos, SpecError
 from archc.layers import Layer
 from archc.layers.base import Name, PositiveInt, Reference
 from archc.load import Document, YMap, YSeq
@@ -174,12 +174,33 @@ def _synthesized(doc: Document, path: tuple) -> bool:
 
 def _diagnostic(error: dict, doc: Document) -> Diagnostic:
     kind, loc = error["type"], tuple(error["loc"])
+    if kind == "archc_rule":  # a rule over several fields: at the field it names, if written
+        ctx = error["ctx"]
+        pos, path = doc.locate(loc)
+        if ctx["field"] is not None:
+            at, at_path = doc.locate((*loc, ctx["field"]))
+            if len(at_path) > len(path):
+                pos = at
+        return Diagnostic(ctx["code"], error["msg"], doc.path, pos, layer_name(doc.data, path))
     pos, path = doc.locate(loc, key=kind == "extra_forbidden")
     field = str(path[-1]) if path else "spec"
     if len(path) >= 2 and isinstance(path[-1], int):
         field = f"{path[-2]}[{path[-1]}]"
     code, message, help = _describe(kind, error, field, path, doc.data)
+    if help is None and kind.startswith("archc_int") and isinstance(error.get("input"), float):
+        help = _division_help(doc.text, pos)
     return Diagnostic(code, message, doc.path, pos, layer_name(doc.data, path), help=help)
+
+
+def _division_help(text: str, pos: Pos) -> str | None:
+    """A float where an integer belongs, from an expression that divides with `/`."""
+    lines = text.splitlines()
+    if not 0 < pos.line <= len(lines) or pos.origin:
+        return None
+    written = lines[pos.line - 1][pos.col - 1 : (pos.end_col - 1) if pos.end_col else None]
+    if "${" in written and "/" in written.replace("//", ""):
+        return "`/` divides to a float; use `//` for whole-number division"
+    return None
 
 
 def _describe(kind: str, error: dict, field: str, path: tuple, data: Any) -> tuple:

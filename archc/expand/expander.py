@@ -402,7 +402,11 @@ class _Expander:
                 out[key] = self.substitute(value, item.value_pos[key], scope.values)
                 out.key_pos[key], out.value_pos[key] = item.key_pos[key], item.value_pos[key]
         names = YSeq(inputs, pos=item.value_pos.get("inputs", item.pos))
-        names.item_pos = [names.pos] * len(inputs)
+        written = item.get("inputs")
+        if isinstance(written, YSeq) and len(written) == len(inputs):
+            names.item_pos = list(written.item_pos)  # each name where it is written
+        else:
+            names.item_pos = [names.pos] * len(inputs)
         names.synthesized = "inputs" not in item
         out["inputs"] = names
         out.key_pos["inputs"] = item.key_pos.get("inputs", item.pos)

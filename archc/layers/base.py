@@ -93,6 +93,13 @@ LayerPath = Annotated[
     WithJsonSchema({"type": "string", "pattern": _IDENTIFIER.pattern}),
 ]
 
+
+def rule_error(message: str, code: str, field: str | None = None) -> PydanticCustomError:
+    """A rule about several fields of one layer, raised from a model validator: reported with
+    `code`, at `field` where the spec writes it (else at the layer)."""
+    return PydanticCustomError("archc_rule", message, {"code": code, "field": field})
+
+
 def check_reference(value: Any) -> str:
     """A name in `inputs`: any text. Whether it names a layer is the analyse stage's question
     (E402), so a badly named layer is reported once, not again at every reference to it."""

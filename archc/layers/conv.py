@@ -42,18 +42,22 @@ def shrink_error(
     axis = "HW"[dim] if len(shape) == 3 else "DHW"[dim] if len(shape) == 4 else "L"
     window = "x".join(map(str, kernel))
     size = "x".join(map(str, shape[1:]))
+    fields = ("kernel", "stride", "padding", "output_padding", "dilation")
     received = ", ".join(
-        f"{f}={getattr(layer, f)}"
-        for f in ("kernel", "stride", "padding", "dilation")
-        if hasattr(layer, f)
+        f"{f}={getattr(layer, f)}" if getattr(layer, f) is not None else f"{f}={layer.kernel}"
+        for f in fields
+        if hasattr(layer, f)  # a pool's stride is its kernel unless given
     )
+    field, help = "kernel", "add padding, or use a smaller kernel, stride or dilation"
+    if layer.type == "conv_transpose":  # padding crops its output: less of it helps
+        field, help = "padding", "use less padding, or a larger kernel, stride or output_padding"
     return LayerError(
         f"the {window} {layer.type} window does not fit the {size} input: the output would have "
         f"size {out} along {axis}. Received: input {fmt_shape(shape)}, {received}",
         code="E302",
-        field="kernel",
+        field=field,
         notes=(f"{axis}: {arithmetic} = {out}",),
-        help="add padding, or use a smaller kernel, stride or dilation",
+        help=help,
     )
 
 

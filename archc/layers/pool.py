@@ -5,11 +5,20 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import model_validator
-from pydantic_core import PydanticCustomError
 
 from archc import formulas
 from archc.errors import LayerError
-from archc.layers.base import Layer, Padding, Shape, Size, fmt_shape, per_dim, sizes, spatial_rank
+from archc.layers.base import (
+    Layer,
+    Padding,
+    Shape,
+    Size,
+    fmt_shape,
+    per_dim,
+    rule_error,
+    sizes,
+    spatial_rank,
+)
 from archc.layers.conv import shrink_error
 
 PoolKernel = sizes(1, ("global",))
@@ -33,16 +42,23 @@ class Pool(Layer):
 
     @model_validator(mode="after")
     def _kernel_or_output(self) -> Pool:
-        if (self.kernel is None) == (self.output is None):
-            raise PydanticCustomError(
-                "archc_pool",
-                "a pool needs either `kernel` (a window) or `output` (adaptive), not both",
+        if self.kernel is None and self.output is None:
+            raise rule_error(
+                "a pool needs `kernel` (a window, or `global`) or `output` (adaptive pooling)",
+                "E202",
             )
-        if self.adaptive and (self.stride is not None or self.padding != 0 or self.ceil):
-            raise PydanticCustomError(
-                "archc_pool",
-                "global and adaptive pooling take no stride, padding or ceil",
-            )
+        if self.kernel is not None and self.output is not None:
+            raise rule_error("a pool takes `kernel` or `output`, not both", "E303", "output")
+        if self.adaptive:
+            defaults = {"stride": None, "padding": 0, "ceil": False}  # written out by `expand`
+            given = [f for f, default in defaults.items() if getattr(self, f) != default]
+            if given:
+                raise rule_error(
+                    f"global and adaptive pooling take no `{given[0]}`: the output size is "
+                    "fixed. Received: " + ", ".join(f"{f}={getattr(self, f)}" for f in given),
+                    "E303",
+                    given[0],
+                )
         return self
 
     @property

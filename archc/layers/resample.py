@@ -10,7 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from archc import formulas
 from archc.errors import LayerError
-from archc.layers.base import Layer, Shape, Size, fmt_shape, per_dim, spatial_rank
+from archc.layers.base import Layer, Shape, Size, fmt_shape, per_dim, rule_error, spatial_rank
 
 
 def _scale(value: Any) -> float:
@@ -39,10 +39,12 @@ class Upsample(Layer):
 
     @model_validator(mode="after")
     def _scale_or_size(self) -> Upsample:
-        if (self.scale is None) == (self.size is None):
-            raise PydanticCustomError(
-                "archc_upsample", "upsample needs either `scale` or `size`, not both"
+        if self.scale is None and self.size is None:
+            raise rule_error(
+                "upsample needs `scale` (a factor) or `size` (the output size)", "E202"
             )
+        if self.scale is not None and self.size is not None:
+            raise rule_error("upsample takes `scale` or `size`, not both", "E303", "size")
         return self
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
