@@ -447,3 +447,16 @@ def test_build_on_a_bad_spec_keeps_the_previous_file(tmp_path):
     assert rc == 1, err
     assert [p.name for p in out_dir.iterdir()] == ["N.py"]
     assert previous.read_text() == "# the previous build\n"
+
+
+def test_summary_prints_a_hostile_description_on_one_harmless_line(tmp_path):
+    spec = tmp_path / "d.yaml"
+    spec.write_text(
+        'archc: 1\nname: Net\ndescription: "red \\e[31m text\\nsecond\\rline"\n'
+        "input: {shape: [4]}\nlayers: [{type: dense, units: 2}]\n"
+    )
+    code, out, err = run_cli("summary", spec)
+    assert code == 0, err
+    title = out.splitlines()[0]
+    assert title == "Net: red \\x1b[31m text second line"
+    assert "\x1b" not in out and "\r" not in out

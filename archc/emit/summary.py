@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from archc.analyse import Graph, Node
+from archc.errors import printable
 
 
 def shape_text(shape: tuple[int, ...]) -> str:
@@ -42,7 +43,9 @@ def table(graph: Graph, depth: int | None = None) -> str:
         return f"{left}  {right}".rstrip()
 
     rule = "-" * len(line(cells[0]))
-    title = graph.name + (f": {graph.spec.description}" if graph.spec.description else "")
+    # One line, whatever the spec holds: no newline or terminal control sequence gets through.
+    description = printable(" ".join(graph.spec.description.split()))
+    title = graph.name + (f": {description}" if description else "")
     body = [line(row) for row in cells[1:-1]]
     return "\n".join([title, line(cells[0]), rule, *body, rule, line(cells[-1])])
 
