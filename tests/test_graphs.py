@@ -311,3 +311,13 @@ def test_nested_block_call_puts_required_parameters_before_keywords():
     from archc.emit.torch import check_shapes
 
     assert check_shapes(archc.to_torch(spec), archc.analyse(spec)) == []
+
+
+def test_identical_copies_of_a_repeat_are_written_once_with_the_same_state_dict():
+    spec = archc.load(REPO / "architectures" / "resnet50.yaml")
+    source = archc.to_source(spec)
+    assert "            *(Bottleneck(1024, 256) for _ in range(5)),\n" in source
+    model = archc.to_torch(spec)
+    keys = model.state_dict()
+    assert "layer3.5.conv3.weight" in keys and "layer3.6.conv1.weight" not in keys
+    assert sum(p.numel() for p in model.parameters()) == archc.analyse(spec).params

@@ -160,7 +160,7 @@ class _Writer:
         """The expression that builds a nested scope's module."""
         if scope.repeated:
             copies = [self.constructor(item.scope) for item in scope.items]
-            return sequential(copies)
+            return sequential(_runs(copies))
         modules = self.as_sequential(scope)
         if modules is not None:
             return sequential(modules)
@@ -226,3 +226,20 @@ class _Writer:
 
 def _call(module: str, args: list[str]) -> str:
     return f"{module}({', '.join(args)})"
+
+
+def _runs(modules: list[str], shortest: int = 4) -> list[str]:
+    """Identical neighbours written once, as a person would: ``*(Basic(64, 64) for _ in
+    range(5))``. The children keep their numbers, so the state dict is the same."""
+    out: list[str] = []
+    k = 0
+    while k < len(modules):
+        n = 1
+        while k + n < len(modules) and modules[k + n] == modules[k]:
+            n += 1
+        if n >= shortest:
+            out.append(f"*({modules[k]} for _ in range({n}))")
+        else:
+            out += modules[k : k + n]
+        k += n
+    return out
