@@ -15,7 +15,7 @@ import networkx as nx
 
 from archc.errors import Diagnostic, LayerError, Pos, SpecError
 from archc.layers import Layer, Shape, fmt_shape
-from archc.layers.base import prod
+from archc.layers.base import Unanalysable, prod
 from archc.validate import Spec
 
 # Budgets that stop absurd specs before anything is allocated (overridable from the CLI).
@@ -322,6 +322,8 @@ class _Analysis:
             in_shapes = [shapes[n] for n in names]
             try:
                 shape = layer.output_shape(in_shapes)
+            except Unanalysable:  # a layer already reported invalid: its readers are skipped
+                continue
             except LayerError as exc:
                 notes = exc.notes + self.shrink_note(exc, names, shapes, inputs)
                 loc = (exc.field,) if exc.field and exc.field in layer.model_fields_set else ()

@@ -15,7 +15,8 @@ from archc import expand as _expand
 from archc import load as _load
 from archc.analyse import Budget, Graph
 from archc.analyse import analyse as _analyse
-from archc.validate import Spec, validate
+from archc.errors import SpecError
+from archc.validate import Spec, partial_spec, validate
 
 if TYPE_CHECKING:
     import graphviz
@@ -33,7 +34,27 @@ def loads(text: str, path: str = "<spec>", overrides: Sequence[str] = ()) -> Spe
 
 
 def _compile(doc: _load.Document, overrides: Sequence[str]) -> Spec:
-    return validate(_expand.expand(doc, overrides))
+    expanded = _expand.expand(doc, overrides)
+    try:
+        return validate(expanded)
+    except SpecError as exc:
+        raise SpecError([*exc.diagnostics, *_independent(expanded)], doc.text) from None
+
+
+def _independent(doc: _load.Document) -> list:
+    """Mistakes the analysis finds in the layers that are valid, beside the invalid ones.
+
+    Left out: budget errors (the budget the caller will use is not known here) and unused
+    layers (an invalid layer's inputs may be what was meant to use them).
+    """
+    spec = partial_spec(doc)
+    if spec is None:
+        return []
+    try:
+        _analyse(spec, Budget(max_params=2**63, max_activation=2**63))
+    except SpecError as exc:
+        return [d for d in exc.diagnostics if d.code != "E405" and not d.code.startswith("E5")]
+    return []
 
 
 def analyse(spec: Spec | Graph, budget: Budget = Budget()) -> Graph:

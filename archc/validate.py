@@ -8,6 +8,7 @@ pydantic's errors are translated into archc diagnostics: each one is placed at t
 from __future__ import annotations
 
 import difflib
+import functools
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -16,6 +17,7 @@ from pydantic import (
     Field,
     PlainValidator,
     PrivateAttr,
+    TypeAdapter,
     ValidationError,
     WithJsonSchema,
 )
@@ -23,7 +25,7 @@ from pydantic_core import PydanticCustomError
 
 from archc.errors import Diagnostic, Pos, SpecError
 from archc.layers import Layer
-from archc.layers.base import Name, PositiveInt, Reference
+from archc.layers.base import Name, PositiveInt, Reference, Unchecked
 from archc.load import Document, YMap, YSeq
 
 # A discriminated union over every registered layer kind (built from the registry, so a new
@@ -88,6 +90,57 @@ def validate(doc: Document) -> Spec:
     spec = with_default_names(spec)
     spec._source = doc
     return spec
+
+
+def partial_spec(doc: Document) -> Spec | None:
+    """The spec with each invalid layer replaced by an `Unchecked` stand-in, so that the other
+    layers can be analysed while the invalid ones are reported; None when anything outside the
+    layers is invalid too (then nothing can be analysed)."""
+    data = doc.data
+    layers = data.get("layers")
+    if not isinstance(layers, YSeq) or not layers:
+        return None
+    # What the analysis needs besides the layers: the input, and the outputs if they are valid.
+    header = {"archc": 1, "name": "Partial", "input": data.get("input")}
+    try:
+        Spec.model_validate({**header, "layers": [{"type": "identity"}]})
+    except ValidationError:
+        return None
+    try:
+        outputs = data.get("outputs")
+        Spec.model_validate({**header, "layers": [{"type": "identity"}], "outputs": outputs})
+        header["outputs"] = outputs
+    except ValidationError:
+        pass
+    adapter = _layer_adapter()
+    checked: list[Layer] = []
+    for raw in layers:
+        try:
+            checked.append(adapter.validate_python(raw))
+        except ValidationError:
+            checked.append(_stand_in(raw))
+    spec = Spec.model_validate({**header, "layers": [{"type": "identity"}]})
+    spec = with_default_names(spec.model_copy(update={"layers": checked}))
+    spec._source = doc
+    return spec
+
+
+def _stand_in(raw: Any) -> Unchecked:
+    """An `Unchecked` layer with the raw layer's name and inputs, where they are text."""
+    raw = raw if isinstance(raw, YMap) else {}
+    name = raw.get("name") if isinstance(raw.get("name"), str) else None
+    inputs = raw.get("inputs")
+    if not (
+        isinstance(inputs, str)
+        or (isinstance(inputs, list) and all(isinstance(i, str) for i in inputs))
+    ):
+        inputs = None
+    return Unchecked.model_construct(type="unchecked", name=name, inputs=inputs)
+
+
+@functools.cache
+def _layer_adapter() -> TypeAdapter:
+    return TypeAdapter(LayerSpec)
 
 
 def default_names(kinds: list[str], names: list[str | None]) -> list[str]:

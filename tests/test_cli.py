@@ -397,8 +397,27 @@ def test_kernel_too_big_explains_the_arithmetic(tmp_path):
             [{"type": "conv", "filters": 2, "filters ": 3, "kernel": 3, "stride": -1}],
             ["E201", "E204"],
         ),
+        # a shape mistake before a layer with an invalid value: both, in file order
+        (
+            [
+                {"type": "conv", "filters": 2, "kernel": 9},
+                {"type": "flatten"},
+                {"type": "dense", "units": 0},
+            ],
+            ["E302", "E204"],
+        ),
+        # an invalid layer and an unknown input elsewhere; the invalid layer's readers are
+        # not analysed, so nothing is reported twice
+        (
+            [
+                {"name": "a", "type": "conv", "filters": -2, "kernel": 1},
+                {"name": "b", "type": "conv", "filters": 2, "kernel": 1, "inputs": "nope"},
+                {"type": "add", "inputs": ["a", "b"]},
+            ],
+            ["E204", "E402"],
+        ),
     ],
-    ids=["validation", "shapes", "load+validation"],
+    ids=["validation", "shapes", "load+validation", "shape+validation", "validation+graph"],
 )
 def test_independent_mistakes_are_all_reported(tmp_path, layers, codes):
     (tmp_path / "spec.yaml").write_text(spec_text(layers, [1, 8, 8]))

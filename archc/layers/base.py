@@ -277,3 +277,20 @@ def per_dim(value: int | list[int], rank: int, field: str) -> tuple[int, ...]:
 
 def prod(values: Shape) -> int:
     return math.prod(values)
+
+
+class Unchecked(Layer):
+    """Stands in for a layer whose own fields are invalid (already reported), so that the rest
+    of the network can still be analysed and its independent mistakes reported in the same
+    run. Never registered: no spec can name it, and nothing downstream of it is analysed."""
+
+    type: str = "unchecked"
+    min_inputs: ClassVar[int] = 0
+    max_inputs: ClassVar[int | None] = None
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        raise Unanalysable
+
+
+class Unanalysable(Exception):
+    """A layer without a shape, whose mistake is already reported elsewhere."""
