@@ -122,9 +122,22 @@ class _Analysis:
             layer = self.spec.layers[index].name
             if self.source:
                 pos = self.source.where("layers", index, *field_loc)
+            notes = (*notes, *self.instance_note(layer))
         elif self.source:
             pos = self.source.where(*field_loc)
         self.diagnostics.append(Diagnostic(code, message, self.path, pos, layer, notes, help))
+
+    def instance_note(self, layer: str) -> tuple[str, ...]:
+        """For a layer of a block instance (its position is in the block's definition): which
+        instance, and the line of the spec's layer that makes it."""
+        expansion = self.source.expansion if self.source else None
+        if expansion is None or "." not in layer:
+            return ()
+        around = [i for i in expansion.instances if layer.startswith(i.path + ".") and i.pos]
+        if not around:
+            return ()
+        outer, inner = around[0], around[-1]
+        return (f"in `{inner.path}` (block `{inner.block}`), made at line {outer.pos.line}",)
 
     def run(self) -> Graph:
         inputs = self.resolve_inputs()

@@ -262,7 +262,10 @@ def _describe(kind: str, error: dict, field: str, path: tuple, data: Any) -> tup
     value = error.get("input")
     if kind == "extra_forbidden":
         allowed = _fields_at(path[:-1], data)
-        return "E201", f"unknown key `{field}`", _did_you_mean(field, allowed, "key")
+        help = _did_you_mean(field, allowed, "key")
+        if field in ("repeat", "first") and path[:1] == ("layers",):
+            help = f"`{field}` works on block instances: define the layers under `blocks:`"
+        return "E201", f"unknown key `{field}`", help
     if kind == "missing":
         missing = error["loc"][-1]
         where = "layer" if len(path) == 2 and path[0] == "layers" else f"`{field}`"

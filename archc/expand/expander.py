@@ -37,6 +37,7 @@ class Instance:
     inputs: tuple[str, ...]  # full names of the values it reads, in the block's input order
     output: str  # full name of the layer whose value it returns
     repeated: bool = False
+    pos: Pos | None = None  # the layer of the spec that makes it
 
 
 @dataclass(frozen=True)
@@ -445,17 +446,23 @@ class _Expander:
             if params is None or not self.arity_ok(block, current, item):
                 return layers, current[0]
             path = scope.prefix + local + (f".{copy}" if repeat > 1 else "")
-            expanded, last = self.copy(block, params, path, scope, current)
+            expanded, last = self.copy(block, params, path, scope, current, item.pos)
             layers.extend(expanded)
             current = [last]
         if repeat > 1:
             path = scope.prefix + local
-            stack = Instance(path, block.name, (), tuple(inputs), current[0], repeated=True)
+            stack = Instance(path, block.name, (), tuple(inputs), current[0], True, item.pos)
             self.instances.insert(container, stack)
         return layers, current[0]
 
     def copy(
-        self, block: Block, params: dict[str, Any], path: str, scope: _Scope, inputs: list[str]
+        self,
+        block: Block,
+        params: dict[str, Any],
+        path: str,
+        scope: _Scope,
+        inputs: list[str],
+        at: Pos,
     ) -> tuple[list[YMap], str]:
         """One copy of a block at `path`: its flat layers and the full name of its output."""
         record = len(self.instances)
@@ -477,7 +484,7 @@ class _Expander:
                     block.node.value_pos["output"],
                 )
         self.instances[record] = Instance(
-            path, block.name, tuple(params.items()), tuple(inputs), last
+            path, block.name, tuple(params.items()), tuple(inputs), last, pos=at
         )
         return layers, last
 
