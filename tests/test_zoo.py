@@ -331,3 +331,45 @@ def test_resnet18_weights_load_both_ways_and_compute_the_same(resnet18_pair):
     fresh.load_state_dict(hand.state_dict(), strict=True)
     with torch.no_grad():
         torch.testing.assert_close(fresh(x), expected)
+
+
+# -- the JSON Schema editors use ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def schema_validator():
+    import jsonschema
+
+    from archc.schema import json_schema
+
+    schema = json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+@pytest.mark.parametrize("spec", EXPECTED_FILES)
+def test_every_spec_and_its_expansion_satisfy_the_schema(spec, schema_validator):
+    import yaml
+
+    expanded = run_archc("expand", ZOO / spec)
+    assert expanded.returncode == 0, expanded.stderr
+    for data in (yaml.safe_load((ZOO / spec).read_text()), yaml.safe_load(expanded.stdout)):
+        errors = [e.message for e in schema_validator.iter_errors(data)]
+        assert errors == [], errors[:3]
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        {"type": "conv", "filters": 0, "kernel": 5},
+        {"type": "conv", "filters": 6, "kernal": 5},
+        {"type": "conv", "filters": "six", "kernel": 5},
+        {"type": "conv", "name": "a b", "filters": 6, "kernel": 5},
+    ],
+    ids=["zero-filters", "misspelt-key", "text-for-a-number", "bad-name"],
+)
+def test_the_schema_refuses_what_archc_refuses(layer, schema_validator):
+    data = {"archc": 1, "name": "Net", "input": {"shape": [1, 8, 8]}, "layers": [layer]}
+    assert list(schema_validator.iter_errors(data))
+    with pytest.raises(archc.SpecError):
+        archc.loads(json.dumps(data))

@@ -87,10 +87,13 @@ def check_path(value: Any) -> str:
     return value
 
 
+# A name, then names or numbers, joined by dots (JSON Schema's dialect: no \Z anchor).
+_PATH_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*(\.([A-Za-z][A-Za-z0-9_]*|[0-9]+))*$"
+
 LayerPath = Annotated[
     str,
     PlainValidator(check_path),
-    WithJsonSchema({"type": "string", "pattern": _IDENTIFIER.pattern}),
+    WithJsonSchema({"type": "string", "pattern": _PATH_PATTERN}),
 ]
 
 
@@ -111,7 +114,7 @@ def check_reference(value: Any) -> str:
 Reference = Annotated[
     str,
     PlainValidator(check_reference),
-    WithJsonSchema({"type": "string", "pattern": _IDENTIFIER.pattern}),
+    WithJsonSchema({"type": "string", "pattern": _PATH_PATTERN}),
 ]
 
 Name = Annotated[
