@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -114,25 +115,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from archc.emit import memory, summary
+    from archc.emit import summary
     from archc.emit.source import to_source
 
     graph = _graph(args)
     source = to_source(graph)
-    memory.check_fits(graph)
-    from archc.emit.torch import check_params, check_shapes, module_class  # torch: valid specs
-
-    try:
-        module = module_class(graph)()
-        problems = [
-            f"layer `{m.layer}` gives {list(m.real)} in PyTorch but archc computed {list(m.static)}"
-            for m in check_shapes(module, graph)
-        ] + check_params(module, graph)
-    except (MemoryError, RuntimeError) as exc:  # torch reports a failed allocation as either
-        if isinstance(exc, RuntimeError) and "allocate" not in str(exc):
-            raise
-        need = memory.build_bytes(graph)
-        raise SpecError([memory.not_enough_memory(graph, need, memory.free_bytes())]) from None
+    problems = _check_in_torch(graph)
     if problems:
         for problem in problems:
             print(f"archc: internal error: {problem}", file=sys.stderr)
@@ -142,6 +130,36 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(summary.table(graph))
     print(f"\nwrote {target} (checked in PyTorch: every layer's shape and parameter count)")
     return EXIT_OK
+
+
+def _check_in_torch(graph: Graph) -> list[str]:
+    """Build the module and run a batch through it: where PyTorch disagrees with archc.
+
+    A model larger than the free memory is refused before torch is imported (E503). What
+    PyTorch warns about is passed on as one note per warning.
+    """
+    from archc.emit import memory
+
+    memory.check_fits(graph)
+    from archc.emit.torch import check_params, check_shapes, module_class  # torch: valid specs
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            module = module_class(graph)()
+            problems = [
+                f"layer `{m.layer}` gives {list(m.real)} in PyTorch but archc computed "
+                f"{list(m.static)}"
+                for m in check_shapes(module, graph)
+            ] + check_params(module, graph)
+    except (MemoryError, RuntimeError) as exc:  # torch reports a failed allocation as either
+        if isinstance(exc, RuntimeError) and "allocate" not in str(exc):
+            raise
+        need = memory.build_bytes(graph)
+        raise SpecError([memory.not_enough_memory(graph, need, memory.free_bytes())]) from None
+    for text in dict.fromkeys(str(w.message).split(" (Triggered internally")[0] for w in caught):
+        print(f"archc: note: PyTorch warns: {text}", file=sys.stderr)
+    return problems
 
 
 def cmd_diagram(args: argparse.Namespace) -> int:

@@ -479,3 +479,14 @@ def test_summary_prints_a_hostile_description_on_one_harmless_line(tmp_path):
     title = out.splitlines()[0]
     assert title == "Net: red \\x1b[31m text second line"
     assert "\x1b" not in out and "\r" not in out
+
+
+def test_build_passes_on_what_pytorch_warns_as_one_note(tmp_path):
+    spec = tmp_path / "even.yaml"
+    spec.write_text(
+        spec_text([{"type": "conv", "filters": 3, "kernel": 2, "padding": "same"}], [3, 8, 8])
+    )
+    code, out, err = run_cli("build", spec, "-o", tmp_path / "out")
+    assert code == 0, err
+    assert err.startswith("archc: note: PyTorch warns: Using padding='same' with even kernel")
+    assert "UserWarning" not in err and len(err.splitlines()) == 1
