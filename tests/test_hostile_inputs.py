@@ -151,6 +151,7 @@ SET_CASES = [
     ("vars_float", RESNET18, "vars.classes=1e3", 1, "E204", str(RESNET18)),
     ("vars_unclosed", RESNET18, "vars.classes=[1", 1, "E100", "--set "),
     ("vars_absent", LENET, "vars.x=1", 2, "E004", "archc: "),
+    ("vars_misspelt", RESNET18, "vars.clases=10", 2, "E004", "archc: "),
     ("input_shape_zero", LENET, "input.shape=[0,1,1]", 1, "E204", "--set "),
     ("input_shape_negative", LENET, "input.shape=[-1,32,32]", 1, "E204", "--set "),
     ("input_shape_empty_value", LENET, "input.shape=", 1, "E204", "--set "),
