@@ -145,16 +145,27 @@ class _Writer:
     # -- classes -----------------------------------------------------------------------------
 
     def class_lines(self, name: str, scope: Scope) -> list[str]:
-        return [f"class {name}(nn.Module):", *wrap_lines(self.body(scope))]
+        base = "nn.Sequential" if _numbered(scope) else "nn.Module"
+        return [f"class {name}({base}):", *wrap_lines(self.body(scope))]
 
     def body(self, scope: Scope) -> list[str]:
-        init = [f"{INDENT}def __init__(self) -> None:", f"{INDENT * 2}super().__init__()"]
-        for item in scope.items:
-            if item.scope is not None:
-                init.append(assign(item.name, self.constructor(item.scope)))
-            elif has_module(item.node):
-                init.append(assign(item.name, module_expr(item.node)))
+        """``__init__`` and ``forward``. A scope whose members are numbered modules, as a block
+        of unnamed layers makes them, is an `nn.Sequential` with its own forward: its children
+        are passed to the constructor and read as ``self[0]``."""
+        init = [f"{INDENT}def __init__(self) -> None:"]
+        if _numbered(scope):
+            children = [self.member(item) for item in scope.items]
+            call = "super().__init__" + sequential(children).removeprefix("nn.Sequential")
+            init.append(INDENT * 2 + call.replace("\n", "\n" + INDENT * 2))
+        else:
+            init.append(f"{INDENT * 2}super().__init__()")
+            for item in scope.items:
+                if item.scope is not None or has_module(item.node):
+                    init.append(assign(item.name, self.member(item)))
         return [*init, "", *self.forward(scope)]
+
+    def member(self, item: Item) -> str:
+        return self.constructor(item.scope) if item.scope is not None else module_expr(item.node)
 
     def constructor(self, scope: Scope) -> str:
         """The expression that builds a nested scope's module."""
@@ -203,8 +214,9 @@ class _Writer:
 
     def forward(self, scope: Scope) -> list[str]:
         statements = []
+        numbered = _numbered(scope)
         for item in scope.items:
-            module = attribute(item.name)
+            module = f"self[{item.name}]" if numbered else attribute(item.name)
             if item.node is not None:
                 render = partial(step_expr, item.node, module=module)
             else:
@@ -222,6 +234,14 @@ class _Writer:
             return {}
         declared = block.inputs
         return dict(zip(scope.inputs[1:], declared[1:]))
+
+
+def _numbered(scope: Scope) -> bool:
+    """Members named 0, 1, 2, ... in order, each a module: the children of an nn.Sequential."""
+    return bool(scope.items) and all(
+        item.name == str(k) and (item.scope is not None or has_module(item.node))
+        for k, item in enumerate(scope.items)
+    )
 
 
 def _call(module: str, args: list[str]) -> str:
