@@ -321,3 +321,101 @@ def test_identical_copies_of_a_repeat_are_written_once_with_the_same_state_dict(
     keys = model.state_dict()
     assert "layer3.5.conv3.weight" in keys and "layer3.6.conv1.weight" not in keys
     assert sum(p.numel() for p in model.parameters()) == archc.analyse(spec).params
+
+
+# -- specs that once passed `check` but broke `build` ------------------------------------------
+
+T_HEAD = "archc: 1\nname: T\ninput: {shape: [4, 8, 8]}\n"
+ONCE_BROKEN = {
+    "pool kind chosen by a parameter": """blocks:
+  pl:
+    params: {k: any}
+    layers:
+      - {name: p, type: pool, kernel: $k}
+      - {name: c, type: conv, filters: 4, kernel: 1}
+layers:
+  - {name: a, type: pl, k: global}
+  - {name: b, type: pl, k: 2, inputs: input}
+  - {name: u, type: upsample, size: [1, 1], inputs: b}
+  - {name: s, type: add, inputs: [a, u]}
+""",
+    "one-element list parameter": """blocks:
+  b:
+    params: {k: [3]}
+    layers:
+      - {name: c, type: conv, filters: 4, kernel: $k, padding: 1}
+layers:
+  - {name: a, type: b}
+  - {name: z, type: b, k: [1]}
+""",
+    "first copy emptied by when": """blocks:
+  opt:
+    params: {on: true}
+    layers:
+      - {name: c, type: conv, filters: 4, kernel: 3, padding: 1, when: $on}
+layers:
+  - {name: s, type: opt, repeat: 3, first: {on: false}}
+""",
+    "output dropped by when": """blocks:
+  two:
+    output: second
+    layers:
+      - {name: first, type: conv, filters: 4, kernel: 1}
+      - {name: second, type: conv, filters: 4, kernel: 1, when: false}
+layers:
+  - {name: a, type: two}
+""",
+    "numbered scopes that are not a chain": """layers:
+  - {name: a.0.c, type: conv, filters: 4, kernel: 1}
+  - {name: a.1.c, type: conv, filters: 4, kernel: 1, inputs: input}
+  - {name: a.1.d, type: add, inputs: [a.1.c, a.0.c]}
+""",
+    "a block parameter code cannot hold": """blocks:
+  b:
+    params: {tag: str}
+    layers:
+      - {name: conv, type: conv, filters: 8, kernel: 1}
+layers:
+  - {name: x1, type: b, tag: hello}
+""",
+}
+
+
+@pytest.mark.parametrize("body", ONCE_BROKEN.values(), ids=ONCE_BROKEN.keys())
+def test_accepted_specs_build_with_their_static_shapes_and_counts(body):
+    from archc.emit.torch import check_params, check_shapes
+
+    graph = archc.analyse(archc.loads(T_HEAD + body))
+    source = archc.to_source(graph)
+    model = archc.to_torch(graph)
+    assert check_shapes(model, graph) == []
+    assert check_params(model, graph) == []
+    classes = [line.split("(")[0][6:] for line in source.splitlines() if line.startswith("class ")]
+    for name in classes[:-1]:  # every class but the network's is used
+        assert f"{name}(" in source.split(f"class {name}(", 1)[1]
+
+
+@pytest.mark.parametrize(
+    "body, code, line",
+    [
+        (
+            "blocks:\n  b:\n    layers:\n      - {name: c, type: conv, filters: 4, kernel: 1}\n"
+            "      - {name: d, type: add, inputs: [c, stem]}\n"
+            "layers:\n  - {name: stem, type: conv, filters: 4, kernel: 1}\n"
+            "  - {name: a, type: b}\n",
+            "E402",
+            8,
+        ),
+        (
+            "layers:\n  - {name: a.0, type: conv, filters: 4, kernel: 1}\n"
+            "  - {name: a.00, type: conv, filters: 4, kernel: 1}\n",
+            "E204",
+            6,
+        ),
+    ],
+    ids=["block reads a network layer", "numbered part with a leading zero"],
+)
+def test_specs_that_cannot_build_are_refused(body, code, line):
+    with pytest.raises(archc.SpecError) as info:
+        archc.analyse(archc.loads(T_HEAD + body))
+    assert [(d.code, d.pos.line) for d in info.value.diagnostics] == [(code, line)]

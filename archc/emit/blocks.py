@@ -141,10 +141,32 @@ class _ClassWriter:
         self.instances = owner.instances.get(block.name, [])
         if not self.instances:
             raise Unsupported("no instances")
+        values = [p.default for p in block.params.values() if not p.required]
+        values += [v for inst in self.instances for _, v in inst.args]
+        if any(isinstance(v, list) and len(v) == 1 for v in values):
+            # `[3]` means 3 for every dimension: the concrete classes write it so
+            raise Unsupported("a one-element list as a parameter")
+        try:  # every call must be writable before the class is: no class without a use
+            for value in values:
+                lit(value)
+        except CodegenError:
+            raise Unsupported("a parameter value code cannot hold") from None
         # Constructor parameters live only in __init__, beside the imports and `self`.
         ns = Namespace(
             frozenset(
-                {"self", "super", "torch", "nn", "F", "in_channels", "min", "max", "abs", "getattr"}
+                {
+                    "self",
+                    "super",
+                    "torch",
+                    "nn",
+                    "F",
+                    "in_channels",
+                    "min",
+                    "max",
+                    "abs",
+                    "getattr",
+                    "range",
+                }
             )
         )
         if len(block.inputs) == 1:
@@ -212,7 +234,9 @@ class _ClassWriter:
         ]
         statements, chan = self.members(init)
         self.check_channels(chan)
-        output = block.output or self.last_local
+        output = self.alias.get(block.output, block.output) or self.last_local
+        if output not in chan:
+            raise Unsupported("the output is not a layer of the class")
         self.out_chan = chan[output]
         return [*init, "", *forward_lines(list(block.inputs), statements, [output])]
 
@@ -248,6 +272,7 @@ class _ClassWriter:
             previous = local
         self.last_local = previous
         self.chan = chan
+        self.alias = alias
         return statements, chan
 
     def member(
@@ -357,6 +382,8 @@ class _ClassWriter:
             raise Unsupported("a layer appears in no instance")
         if len({len(n.input_shapes[0]) for n in nodes}) > 1:
             raise Unsupported("the block is used on inputs of different ranks")
+        if len({_structure(n) for n in nodes}) > 1:  # e.g. `kernel: $k` global in one of them
+            raise Unsupported("the instances build this layer with different modules")
         return nodes[0]
 
     def nested(
@@ -488,3 +515,9 @@ def _substitute(code: str, mapping: dict[str, ast.expr]) -> str:
             return mapping.get(node.id, node)
 
     return ast.unparse(Substitute().visit(ast.parse(code, mode="eval").body))
+
+
+def _structure(node: Node) -> tuple[str, str]:
+    """What a class writes literally for a layer: its module's class and its forward step."""
+    module = module_expr(node).split("(", 1)[0] if node.kind in MODULES else ""
+    return module, step_expr(node, ["x"] * len(node.inputs), "m")

@@ -64,13 +64,19 @@ def scope_tree(graph: Graph) -> Scope:
     instances = {i.path: i for i in expansion.instances} if expansion else {}
     root = Scope("", None, (graph.input_name,), graph.outputs)
     scopes = {"": root}
+    readers: dict[str, set[str]] = {}  # value -> layers that read it
+    for node in graph.nodes:
+        for name in node.inputs:
+            readers.setdefault(name, set()).add(node.name)
+    for name in graph.outputs:
+        readers.setdefault(name, set()).add("")  # read by the network's caller
     for node in graph.nodes:
         parts = node.name.split(".")
         parent = root
         for depth in range(1, len(parts)):
             path = ".".join(parts[:depth])
             if path not in scopes:
-                inst = instances.get(path) or _infer_instance(graph, path)
+                inst = instances.get(path) or _infer_instance(graph, path, readers)
                 inputs = inst.inputs
                 scopes[path] = Scope(path, inst.block, inputs, (inst.output,), inst.repeated)
                 parent.items.append(
@@ -87,25 +93,42 @@ def scope_tree(graph: Graph) -> Scope:
     return root
 
 
-def _infer_instance(graph: Graph, path: str) -> Instance:
+def _infer_instance(graph: Graph, path: str, readers: dict[str, set[str]]) -> Instance:
     """Inputs and output of the layers under `path`, for names written with dots by hand."""
     inside = [n for n in graph.nodes if n.name.startswith(path + ".")]
     names = {n.name for n in inside}
     inputs = tuple(dict.fromkeys(i for n in inside for i in n.inputs if i not in names))
-    read_outside = {i for n in graph.nodes if n.name not in names for i in n.inputs}
-    escaping = [n.name for n in inside if n.name in read_outside or n.name in graph.outputs]
+    escaping = [n.name for n in inside if readers.get(n.name, set()) - names]
     if len(escaping) != 1 or len(inputs) < 1:
         raise CodegenError(
             f"the layers under `{path}` cannot form one module: other layers read "
             f"{len(escaping)} of their values (a module returns exactly one)"
         )
-    below = [n.name[len(path) + 1 :] for n in inside]
-    children = {name.split(".")[0] for name in below}
     block = next((p for p in reversed(path.split(".")) if not p.isdigit()), "block")
-    # Numbered copies of one block, as `repeat` makes them: every child is a scope.
-    scopes = {name.split(".")[0] for name in below if "." in name}
-    repeated = all(c.isdigit() for c in children) and len(inputs) == 1 and scopes == children
+    repeated = len(inputs) == 1 and _is_chain_of_copies(path, inside, inputs[0], readers)
     return Instance(path, block, (), inputs, escaping[0], repeated=repeated)
+
+
+def _is_chain_of_copies(
+    path: str, inside: list[Node], source: str, readers: dict[str, set[str]]
+) -> bool:
+    """Numbered copies as `repeat` makes them: every child a scope, each reading only the
+    value of the one before (the first, the scope's input)."""
+    children: dict[str, list[Node]] = {}
+    for node in inside:
+        child, _, rest = node.name[len(path) + 1 :].partition(".")
+        if not child.isdigit() or not rest:
+            return False
+        children.setdefault(child, []).append(node)
+    previous = source
+    for child in sorted(children, key=int):
+        members = {n.name for n in children[child]}
+        read = {i for n in children[child] for i in n.inputs if i not in members}
+        leaving = [n.name for n in children[child] if readers.get(n.name, set()) - members]
+        if read != {previous} or len(leaving) != 1:
+            return False
+        previous = leaving[0]
+    return True
 
 
 def to_source(graph: Graph) -> str:
@@ -169,13 +192,13 @@ class _Writer:
 
     def constructor(self, scope: Scope) -> str:
         """The expression that builds a nested scope's module."""
-        if scope.repeated:
+        if scope.repeated and _numbered(scope):  # copies 0, 1, 2, ...: none left out
             copies = [self.constructor(item.scope) for item in scope.items]
             return sequential(_runs(copies))
         modules = self.as_sequential(scope)
         if modules is not None:
             return sequential(modules)
-        if self.blocks and scope.path in self.blocks.by_path:
+        if self.blocks and scope.path in self.blocks.by_path and not scope.repeated:
             call = self.blocks.call(self.blocks.by_path[scope.path])
             if call is not None:
                 return call

@@ -86,7 +86,6 @@ class _Expander:
         self.dotted: list[tuple[str, Pos]] = []  # references written with dots
         self.written_dotted: set[str] = set()  # top-level layer names written with dots
         self.top_item: YMap | None = None  # the top-level layer being expanded
-        self.top_names: set[str] = set()  # the input's and the top-level layers' names
 
     def error(
         self, code: str, message: str, pos: Pos, help: str | None = None, layer: str | None = None
@@ -219,8 +218,6 @@ class _Expander:
         """Expand a list of layers. Returns the flat layers, local -> full names, last output."""
         items = self.layer_items(seq)
         locals_ = self.local_names(items, top)
-        if top:  # what a layer inside a block may also read
-            self.top_names = {default_input, *(n for n in locals_ if n is not None)}
         out: list[YMap] = []
         prev = default_input
         seen: set[str] = set()
@@ -323,16 +320,16 @@ class _Expander:
                     item.value_pos["inputs"],
                 )
             return [prev]
-        for n in listed:
-            self.check_not_inside(n, item.value_pos["inputs"])
-            if scope.prefix and n not in scope.names and n not in self.top_names:
-                self.error(
+        for k, n in enumerate(listed):
+            pos = raw.item_pos[k] if isinstance(raw, YSeq) else item.value_pos["inputs"]
+            self.check_not_inside(n, pos)
+            if scope.prefix and n not in scope.names:  # a block is a module: it reads only
+                self.error(  # what it is given, and what it computes before
                     "E402",
-                    f"unknown input `{n}`",
-                    item.value_pos["inputs"],
-                    help=did_you_mean(n, [*scope.names, *self.top_names])
-                    or "a layer in a block reads the block's inputs, the layers before it, "
-                    "or layers of the network",
+                    f"unknown input `{n}` in block `{scope.stack[-1]}`",
+                    pos,
+                    help=did_you_mean(n, list(scope.names))
+                    or "a layer in a block reads the block's `inputs` and the layers before it",
                 )
         return [scope.names.get(n, n) for n in listed]
 

@@ -34,7 +34,7 @@ RESERVED_NAMES = frozenset(
     register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
     set_extra_state set_submodule share_memory smart_apply state_dict to to_empty train
     training type xpu zero_grad
-    self torch nn F super
+    self torch nn F super range min max abs getattr
     """.split()
 )
 
@@ -84,6 +84,12 @@ def check_path(value: Any) -> str:
     for part in rest:
         if not part.isdigit() or not part.isascii():
             check_name(part)
+        elif str(int(part)) != part:  # `01` and `1` would be the same child
+            raise PydanticCustomError(
+                "archc_name",
+                "`{name}`: a numbered part is written without leading zeros",
+                {"name": value},
+            )
     return value
 
 
