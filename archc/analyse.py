@@ -128,16 +128,9 @@ class _Analysis:
         self.diagnostics.append(Diagnostic(code, message, self.path, pos, layer, notes, help))
 
     def instance_note(self, layer: str) -> tuple[str, ...]:
-        """For a layer of a block instance (its position is in the block's definition): which
-        instance, and the line of the spec's layer that makes it."""
         expansion = self.source.expansion if self.source else None
-        if expansion is None or "." not in layer:
-            return ()
-        around = [i for i in expansion.instances if layer.startswith(i.path + ".") and i.pos]
-        if not around:
-            return ()
-        outer, inner = around[0], around[-1]
-        return (f"in `{inner.path}` (block `{inner.block}`), made at line {outer.pos.line}",)
+        note = expansion.where_made(layer) if expansion and "." in layer else None
+        return (note,) if note else ()
 
     def run(self) -> Graph:
         inputs = self.resolve_inputs()

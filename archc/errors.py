@@ -158,7 +158,8 @@ class LayerError(ArchcError):
 
 def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     """Each mistake once. A mistake in a block definition shows in every instance of the
-    block, at the same line: it is reported for the first, with a note naming the others."""
+    block, at the same line and with the same message: it is reported for the first, with a
+    note naming the others."""
     seen: set[tuple] = set()
     first: dict[tuple, int] = {}  # (path, pos, code) of a block layer's mistake -> its index
     others: dict[int, list[str]] = {}
@@ -167,7 +168,7 @@ def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
         if (d.path, d.pos, d.code, d.message) in seen:
             continue
         seen.add((d.path, d.pos, d.code, d.message))
-        site = (d.path, d.pos, d.code)
+        site = (d.path, d.pos, d.code, d.message.replace(d.layer or "\0", "\0"))
         k = first.get(site)
         if k is not None and d.layer and "." in d.layer and unique[k].layer != d.layer:
             others[k].append(d.layer)

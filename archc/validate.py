@@ -242,7 +242,10 @@ def _diagnostic(error: dict, doc: Document) -> Diagnostic:
     code, message, help = _describe(kind, error, field, path, doc.data)
     if help is None and kind.startswith("archc_int") and isinstance(error.get("input"), float):
         help = _division_help(doc.text, pos)
-    return Diagnostic(code, message, doc.path, pos, layer_name(doc.data, path), help=help)
+    layer = layer_name(doc.data, path)
+    made = doc.expansion.where_made(layer) if doc.expansion and layer and "." in layer else None
+    notes = (made,) if made else ()
+    return Diagnostic(code, message, doc.path, pos, layer, notes, help)
 
 
 def _division_help(text: str, pos: Pos) -> str | None:

@@ -419,3 +419,41 @@ def test_specs_that_cannot_build_are_refused(body, code, line):
     with pytest.raises(archc.SpecError) as info:
         archc.analyse(archc.loads(T_HEAD + body))
     assert [(d.code, d.pos.line) for d in info.value.diagnostics] == [(code, line)]
+
+
+def test_a_mistake_in_a_block_names_each_instance_it_differs_in():
+    text = """archc: 1
+name: T
+vars: {w: -3}
+input: {shape: [4, 8, 8]}
+blocks:
+  b:
+    params: {f: int}
+    layers:
+      - {name: c, type: conv, filters: $f, kernel: 1}
+layers:
+  - {name: a, type: b, f: 4}
+  - {name: z, type: b, f: 0}
+  - {name: y, type: b, f: $w}
+"""
+    with pytest.raises(archc.SpecError) as info:
+        archc.loads(text)
+    found = sorted((d.layer, d.pos.line, d.notes) for d in info.value.diagnostics)
+    assert found == [
+        ("y.c", 9, ("in `y` (block `b`), made at line 13",)),
+        ("z.c", 9, ("in `z` (block `b`), made at line 12",)),
+    ]
+
+
+def test_a_repeated_block_with_two_inputs_is_refused_at_repeat():
+    text = HEAD.replace("layers:\n", "") + (
+        "blocks:\n"
+        "  mix:\n"
+        "    inputs: [x, skip]\n"
+        "    layers: [{name: s, type: add, inputs: [x, skip]}]\n"
+        "layers:\n"
+        "  - {name: m, type: mix, inputs: [input, input], repeat: 3}\n"  # line 9
+    )
+    ((code, line, message),) = diagnostics(text)
+    assert (code, line) == ("E403", 9)
+    assert "so it cannot be repeated" in message

@@ -48,6 +48,15 @@ class Expansion:
     instances: tuple[Instance, ...] = ()
     vars: dict[str, Any] = field(default_factory=dict)  # resolved values
 
+    def where_made(self, layer: str) -> str | None:
+        """For a layer of a block instance (whose position is in the block's definition):
+        which instance it belongs to, and the line of the spec's layer that makes it."""
+        around = [i for i in self.instances if layer.startswith(i.path + ".") and i.pos]
+        if not around:
+            return None
+        outer, inner = around[0], around[-1]
+        return f"in `{inner.path}` (block `{inner.block}`), made at line {outer.pos.line}"
+
 
 def expand(doc: Document, overrides: Sequence[str] = ()) -> Document:
     """Apply overrides and expand vars, expressions and blocks. Raises SpecError."""
@@ -150,7 +159,8 @@ class _Expander:
         """Expand the top-level layers into `out`, and name its outputs by their full names."""
         seq = self.data["layers"]
         layers, names, last = self.layers(seq, _Scope(self.vars, {}, ""), self.input_name(), True)
-        self.check_references(layers)
+        if not layers and seq and not self.diagnostics:  # not because of another mistake
+            self.error("E202", "`when` leaves out every layer: the network has none", seq.pos)
         flat = YSeq(layers, pos=seq.pos)
         flat.item_pos = [layer.pos for layer in layers]
         out["layers"] = flat
@@ -169,6 +179,7 @@ class _Expander:
             outputs.synthesized = True
             out["outputs"] = outputs
             out.key_pos["outputs"] = out.value_pos["outputs"] = outputs.pos
+        self.check_references(layers)  # once the outputs' references are noted too
 
     def input_name(self) -> str:
         """The input's name, or `input` where the name is invalid (validation reports that)."""
@@ -440,7 +451,7 @@ class _Expander:
         for copy in range(repeat):
             self.grow(item)
             params = self.bind(block, {**args, **(first_args if copy == 0 else {})}, item)
-            if params is None or not self.arity_ok(block, current, item):
+            if params is None or not self.arity_ok(block, current, item, copy):
                 return layers, current[0]
             path = scope.prefix + local + (f".{copy}" if repeat > 1 else "")
             expanded, last = self.copy(block, params, path, scope, current, item.pos)
@@ -513,15 +524,20 @@ class _Expander:
             )
         return None
 
-    def arity_ok(self, block: Block, inputs: list[str], item: YMap) -> bool:
+    def arity_ok(self, block: Block, inputs: list[str], item: YMap, copy: int) -> bool:
         if len(inputs) == len(block.inputs):
             return True
-        self.error(
-            "E403",
+        message = (
             f"block `{block.name}` takes {len(block.inputs)} input(s) "
-            f"({', '.join(block.inputs)}). Received: {len(inputs)}",
-            item.value_pos.get("inputs", item.pos),
+            f"({', '.join(block.inputs)}). Received: {len(inputs)}"
         )
+        if copy > 0:  # the copies after the first read the one before: a single value
+            message = (
+                f"block `{block.name}` takes {len(block.inputs)} inputs "
+                f"({', '.join(block.inputs)}), so it cannot be repeated: each copy after the "
+                "first reads only the output of the copy before"
+            )
+        self.error("E403", message, item.value_pos.get("repeat" if copy else "inputs", item.pos))
         return False
 
     def args(self, block: Block, node: YMap, item: YMap, scope: _Scope) -> dict[str, Any]:
