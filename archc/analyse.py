@@ -235,7 +235,11 @@ class _Analysis:
         names = {layer.name for layer in layers}
         unknown = [k for k, name in enumerate(outputs) if name not in names]
         for k in unknown:
-            self.error("E402", f"unknown output `{outputs[k]}`", None, "outputs", k)
+            if outputs[k] == self.spec.input.name:
+                message = f"the network input `{outputs[k]}` cannot be an output"
+            else:
+                message = f"unknown output `{outputs[k]}`"
+            self.error("E402", message, None, "outputs", k)
         if unknown:  # a misspelt output leaves its layer unused: that is no second mistake
             return outputs
         used = {n for names in inputs for n in names} | set(outputs)

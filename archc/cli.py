@@ -122,8 +122,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     source = to_source(graph)
     problems = _check_in_torch(graph)
     if problems:
-        for problem in problems:
-            print(f"archc: internal error: {problem}", file=sys.stderr)
+        _report(args, "internal", "internal error: " + "; ".join(problems))
         return EXIT_INTERNAL
     target = Path(args.output) / f"{graph.name}.py"
     write_atomic(target, source.encode())

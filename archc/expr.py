@@ -132,7 +132,9 @@ class _Eval:
     def visit_Name(self, node: ast.Name) -> Any:
         if node.id not in self.scope:
             raise ExprError(
-                f"unknown name `{node.id}` in `{self.text}`", _suggest(node.id, self.scope)
+                f"unknown name `{node.id}`"
+                + (f" in `${{{self.text}}}`" if self.text.strip() != node.id else ""),
+                _suggest(node.id, self.scope),
             )
         return self.scope[node.id]
 

@@ -88,6 +88,12 @@ def _block(name: str, node: YMap, error: Report) -> Block:
         error("E204", "block `inputs` must be a name or a list of names", node.value_pos["inputs"])
         inputs = ["input"]
     output = node.get("output")
+    if output is not None and not isinstance(output, str):
+        error(
+            "E204",
+            f"a block's `output` is the name of one of its layers. Received: output={output!r}",
+            node.value_pos["output"],
+        )
     return Block(
         name,
         _params(node, error),
@@ -115,6 +121,14 @@ def _params(node: YMap, error: Report) -> dict[str, Param]:
             error("E206", f"`{name}` cannot name a block parameter", pos)
             continue
         if isinstance(decl, YMap):
+            for key in decl:
+                if key not in ("type", "default"):
+                    error(
+                        "E201",
+                        f"unknown key `{key}` in the declaration of parameter `{name}`",
+                        decl.key_pos[key],
+                        help=did_you_mean(key, ("type", "default")),
+                    )
             kind, required, default = (
                 decl.get("type", "any"),
                 "default" not in decl,
