@@ -107,6 +107,7 @@ class _Analysis:
         self.source = spec.source
         self.path = self.source.path if self.source else "<spec>"
         self.diagnostics: list[Diagnostic] = []
+        self.unreadable: set[int] = set()  # layers whose inputs are wrong: not analysed
 
     def error(
         self,
@@ -134,11 +135,11 @@ class _Analysis:
 
     def run(self) -> Graph:
         inputs = self.resolve_inputs()
-        if self.diagnostics:  # names are ambiguous or missing: the graph is not known
+        if any(d.code == "E401" for d in self.diagnostics):  # ambiguous names: no graph
             raise SpecError(self.diagnostics, self.source.text if self.source else None)
-        order = self.order(inputs)
+        order = [i for i in self.order(inputs) if i not in self.unreadable]
         outputs = self.resolve_outputs(inputs)
-        nodes = self.propagate(order, inputs) if order is not None else []
+        nodes = self.propagate(order, inputs)
         if not self.diagnostics:
             self.check_scopes(nodes, outputs)
         if self.diagnostics:
@@ -184,6 +185,7 @@ class _Analysis:
                     help = f"did you mean `{close[0]}`?" if close else None
                     at = ("inputs", k) if isinstance(layer.inputs, list) else ("inputs",)
                     self.error("E402", f"unknown input `{name}`", i, *at, help=help)
+                    self.unreadable.add(i)
             self.check_arity(i, layer, names)
             resolved.append(names)
         return resolved
@@ -191,6 +193,7 @@ class _Analysis:
     def check_arity(self, i: int, layer: Layer, names: tuple[str, ...]) -> None:
         lo, hi = layer.min_inputs, layer.max_inputs
         if len(names) < lo or (hi is not None and len(names) > hi):
+            self.unreadable.add(i)
             wanted = f"exactly {lo}" if lo == hi else f"at least {lo}"
             self.error(
                 "E403",
@@ -200,8 +203,12 @@ class _Analysis:
                 "inputs" if layer.inputs else "type",
             )
 
-    def order(self, inputs: list[tuple[str, ...]]) -> list[int] | None:
-        """Layer indices in execution order, file order among independent layers."""
+    def order(self, inputs: list[tuple[str, ...]]) -> list[int]:
+        """Layer indices in execution order, file order among independent layers.
+
+        A cycle is reported; the layers outside every cycle are still ordered, so that their
+        own mistakes are found in the same run (those that read a cycle are then skipped).
+        """
         index = {layer.name: i for i, layer in enumerate(self.spec.layers)}
         g = nx.DiGraph()
         g.add_nodes_from(range(len(inputs)))
@@ -211,12 +218,18 @@ class _Analysis:
         try:
             return list(nx.lexicographical_topological_sort(g))
         except nx.NetworkXUnfeasible:
-            cycle = nx.find_cycle(g)
+            self.report_cycle(nx.find_cycle(g))
+            cyclic = {i for part in nx.strongly_connected_components(g) if len(part) > 1
+                      for i in part} | {i for i in g if g.has_edge(i, i)}  # fmt: skip
+            g.remove_nodes_from(cyclic)
+            return list(nx.lexicographical_topological_sort(g))
         finally:
             # A DiGraph and its cached views form a reference cycle that only the garbage
             # collector frees; emptying it frees its per-node dicts at once instead of
             # leaving them to push collections into the oldest generation.
             g.clear()
+
+    def report_cycle(self, cycle: list[tuple[int, int]]) -> None:
         members = [self.spec.layers[a].name for a, _ in cycle]
         first = min(a for a, _ in cycle)
         path = " -> ".join([*members, members[0]])
@@ -227,7 +240,6 @@ class _Analysis:
             "inputs",
             help="a layer cannot depend on its own output",
         )
-        return None
 
     def resolve_outputs(self, inputs: list[tuple[str, ...]]) -> list[str]:
         layers = self.spec.layers
@@ -240,8 +252,8 @@ class _Analysis:
             else:
                 message = f"unknown output `{outputs[k]}`"
             self.error("E402", message, None, "outputs", k)
-        if unknown:  # a misspelt output leaves its layer unused: that is no second mistake
-            return outputs
+        if any(d.code == "E402" for d in self.diagnostics):
+            return outputs  # a misspelt name leaves its layer unused: that is no second mistake
         used = {n for names in inputs for n in names} | set(outputs)
         for i, layer in enumerate(layers):
             if layer.name not in used:

@@ -457,3 +457,19 @@ def test_a_repeated_block_with_two_inputs_is_refused_at_repeat():
     ((code, line, message),) = diagnostics(text)
     assert (code, line) == ("E403", 9)
     assert "so it cannot be repeated" in message
+
+
+def test_graph_mistakes_do_not_hide_the_others():
+    """An unknown input, a cycle and shape mistakes elsewhere: all reported in one run."""
+    text = HEAD + (
+        "  - {name: a, type: conv, filters: 8, kernel: 1}\n"
+        "  - {name: b, type: conv, filters: 8, kernel: 1, inputs: nope}\n"
+        "  - {name: c, type: conv, filters: 8, kernel: 17, inputs: input}\n"
+        "  - {name: d, type: add, inputs: [c, a]}\n"
+        "  - {name: e, type: conv, filters: 8, kernel: 1, inputs: e}\n"
+        "  - {name: f, type: concat, inputs: [d, b]}\n"
+        "  - {name: g, type: dense, units: 3, inputs: input}\n"
+        "outputs: [f, g]\n"
+    )
+    found = [(code, line) for code, line, _ in diagnostics(text)]
+    assert found == [("E402", 6), ("E302", 7), ("E404", 9), ("E305", 11)]
