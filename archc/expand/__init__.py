@@ -9,18 +9,13 @@ their input through; and every layer gets an explicit name and explicit inputs.
 Positions survive expansion: a layer that came from a block definition points at that
 definition's line. The instances are recorded so that emitters can rebuild the hierarchy.
 
-`definitions` parses the ``blocks:`` map; `expander` does the rest.
+`definitions` parses the ``blocks:`` map, `expander` expands the layers and `instances`
+the block instances among them; `records` holds what they share and what they record.
 """
 
 from archc.expand.definitions import INSTANCE_KEYS, PARAM_TYPES, Block, Param
-from archc.expand.expander import (
-    MAX_BLOCK_DEPTH,
-    MAX_LAYERS,
-    MAX_REPEAT,
-    Expansion,
-    Instance,
-    expand,
-)
+from archc.expand.expander import expand
+from archc.expand.records import MAX_BLOCK_DEPTH, MAX_LAYERS, MAX_REPEAT, Expansion, Instance
 
 __all__ = [
     "INSTANCE_KEYS",

@@ -1,61 +1,29 @@
-"""The expander: vars, expressions, block instances, `when` and default names and inputs."""
+"""The expander: vars, expressions, layers, `when`, and default names and inputs.
+
+Block instances are expanded by the methods of `instances.InstanceExpansion`.
+"""
 
 from __future__ import annotations
 
-import difflib
 import keyword
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from archc import expr
 from archc.errors import Diagnostic, Pos, SpecError
-from archc.expand.definitions import (
-    INSTANCE_KEYS,
-    PARAM_TYPES,
-    Block,
-    did_you_mean,
-    is_name,
-    parse_blocks,
+from archc.expand.definitions import did_you_mean, is_name, parse_blocks
+from archc.expand.instances import InstanceExpansion
+from archc.expand.records import (
+    FAILED,
+    MAX_LAYERS,
+    Abort,
+    Expansion,
+    Instance,
+    Scope,
 )
-from archc.expr import Chain, Vars
+from archc.expr import Vars
 from archc.load import Document, YMap, YSeq
 from archc.overrides import apply_overrides
-
-MAX_REPEAT = 1_000
-MAX_BLOCK_DEPTH = 16
-MAX_LAYERS = 20_000  # layers and block copies after expansion
-
-
-@dataclass(frozen=True)
-class Instance:
-    """One block instance in the expanded spec (`repeated` marks the container of copies)."""
-
-    path: str  # full dotted name, e.g. "layer2" or "layer2.0"
-    block: str
-    args: tuple[tuple[str, Any], ...]
-    inputs: tuple[str, ...]  # full names of the values it reads, in the block's input order
-    output: str  # full name of the layer whose value it returns
-    repeated: bool = False
-    pos: Pos | None = None  # the layer of the spec that makes it
-
-
-@dataclass(frozen=True)
-class Expansion:
-    """What the expand stage adds to a document: the block definitions and their instances."""
-
-    blocks: dict[str, Block] = field(default_factory=dict)
-    instances: tuple[Instance, ...] = ()
-    vars: dict[str, Any] = field(default_factory=dict)  # resolved values
-
-    def where_made(self, layer: str) -> str | None:
-        """For a layer of a block instance (whose position is in the block's definition):
-        which instance it belongs to, and the line of the spec's layer that makes it."""
-        around = [i for i in self.instances if layer.startswith(i.path + ".") and i.pos]
-        if not around:
-            return None
-        outer, inner = around[0], around[-1]
-        return f"in `{inner.path}` (block `{inner.block}`), made at line {outer.pos.line}"
 
 
 def expand(doc: Document, overrides: Sequence[str] = ()) -> Document:
@@ -64,29 +32,7 @@ def expand(doc: Document, overrides: Sequence[str] = ()) -> Document:
     return _Expander(doc, data).run()
 
 
-@dataclass
-class _Scope:
-    values: Mapping[str, Any]  # names usable in expressions
-    names: dict[str, str]  # local layer name -> full name of its output
-    prefix: str  # "" at top level, "layer2.0." inside an instance
-    stack: tuple[str, ...] = ()  # enclosing block names, for recursion checks
-
-
-class _Abort(Exception):
-    """Expansion stopped at a limit; the diagnostic is already recorded."""
-
-
-class _Failed:
-    """Marks a value whose evaluation already produced a diagnostic."""
-
-    def __repr__(self) -> str:
-        return "<failed>"
-
-
-_FAILED = _Failed()
-
-
-class _Expander:
+class _Expander(InstanceExpansion):
     def __init__(self, doc: Document, data: YMap) -> None:
         self.doc, self.data = doc, data
         self.diagnostics: list[Diagnostic] = []
@@ -116,7 +62,7 @@ class _Expander:
         if isinstance(self.data.get("layers"), YSeq):
             try:
                 self.network(out)
-            except _Abort:
+            except Abort:
                 raise self.fail() from None
         if self.diagnostics:
             raise self.fail()
@@ -158,7 +104,7 @@ class _Expander:
     def network(self, out: YMap) -> None:
         """Expand the top-level layers into `out`, and name its outputs by their full names."""
         seq = self.data["layers"]
-        layers, names, last = self.layers(seq, _Scope(self.vars, {}, ""), self.input_name(), True)
+        layers, names, last = self.layers(seq, Scope(self.vars, {}, ""), self.input_name(), True)
         if not layers and seq and not self.diagnostics:  # not because of another mistake
             self.error("E202", "`when` leaves out every layer: the network has none", seq.pos)
         flat = YSeq(layers, pos=seq.pos)
@@ -204,7 +150,7 @@ class _Expander:
         except expr.ExprError as exc:
             if not exc.consequence:
                 self.error("E210", str(exc), pos, exc.help)
-            return _FAILED
+            return FAILED
 
     def substitute(self, node: Any, pos: Pos, scope: Mapping[str, Any]) -> Any:
         """`node` with every expression inside it evaluated, positions kept."""
@@ -224,7 +170,7 @@ class _Expander:
     # -- layers ------------------------------------------------------------------------------
 
     def layers(
-        self, seq: YSeq, scope: _Scope, default_input: str, top: bool = False
+        self, seq: YSeq, scope: Scope, default_input: str, top: bool = False
     ) -> tuple[list[YMap], dict[str, str], str]:
         """Expand a list of layers. Returns the flat layers, local -> full names, last output."""
         items = self.layer_items(seq)
@@ -294,12 +240,12 @@ class _Expander:
                 item.value_pos["name"],
             )
 
-    def when(self, item: YMap, scope: _Scope) -> Any:
-        """The layer's `when` condition: True, False, or _FAILED (already reported)."""
+    def when(self, item: YMap, scope: Scope) -> Any:
+        """The layer's `when` condition: True, False, or FAILED (already reported)."""
         when = self.value(
             item.get("when", True), item.value_pos.get("when", item.pos), scope.values
         )
-        if when is not True and when is not False and when is not _FAILED:
+        if when is not True and when is not False and when is not FAILED:
             self.error(
                 "E204",
                 f"`when` must be true or false. Received: when={when!r}",
@@ -308,7 +254,7 @@ class _Expander:
         return when
 
     def layer(
-        self, item: YMap, local: str, scope: _Scope, inputs: list[str]
+        self, item: YMap, local: str, scope: Scope, inputs: list[str]
     ) -> tuple[list[YMap], str]:
         """One layer or block instance: its flat layers and the full name of its output."""
         kind = item.get("type")
@@ -317,14 +263,14 @@ class _Expander:
         full = scope.prefix + local
         return [self.plain(item, full, inputs, scope)], full
 
-    def inputs(self, item: YMap, scope: _Scope, prev: str) -> list[str]:
+    def inputs(self, item: YMap, scope: Scope, prev: str) -> list[str]:
         raw = item.get("inputs")
         if raw is None:
             return [prev]
         raw = self.value(raw, item.value_pos["inputs"], scope.values)
         listed = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else None
         if listed is None or not all(isinstance(n, str) for n in listed):
-            if raw is not _FAILED:
+            if raw is not FAILED:
                 self.error(
                     "E204",
                     f"`inputs` must be a layer name or a list of names. Received: inputs={raw!r}",
@@ -355,7 +301,7 @@ class _Expander:
                 (self.top_item or item).pos,
                 help="use fewer or shorter `repeat`s",
             )
-            raise _Abort
+            raise Abort
 
     def check_not_inside(self, name: object, pos: Pos) -> None:
         """Note a reference, to refuse it later if it reaches inside a block instance."""
@@ -397,7 +343,7 @@ class _Expander:
                     help="choose a name without the instance's prefix",
                 )
 
-    def plain(self, item: YMap, full: str, inputs: list[str], scope: _Scope) -> YMap:
+    def plain(self, item: YMap, full: str, inputs: list[str], scope: Scope) -> YMap:
         """A layer (not a block instance) with its full name, explicit inputs, values evaluated."""
         self.grow(item)
         if not scope.prefix and "." in full:
@@ -421,179 +367,3 @@ class _Expander:
         out.key_pos["inputs"] = item.key_pos.get("inputs", item.pos)
         out.value_pos["inputs"] = names.pos
         return out
-
-    # -- block instances ---------------------------------------------------------------------
-
-    def instance(
-        self, block: Block, item: YMap, local: str, scope: _Scope, inputs: list[str]
-    ) -> tuple[list[YMap], str]:
-        """Expand one block instance (all its `repeat` copies); returns layers, output name."""
-        chain = " -> ".join([*scope.stack, block.name])
-        if block.name in scope.stack:
-            self.error(
-                "E207",
-                f"block `{block.name}` contains itself: {chain}",
-                item.pos,
-                help="a block cannot instantiate itself, directly or through another",
-            )
-            return [], inputs[0]
-        if len(scope.stack) >= MAX_BLOCK_DEPTH:
-            self.error("E106", f"blocks nest more than {MAX_BLOCK_DEPTH} deep: {chain}", item.pos)
-            return [], inputs[0]
-        args = self.args(block, item, item, scope)
-        first_args = self.first_args(block, item, scope)
-        repeat = self.repeat(item, scope)
-        if repeat is None:
-            return [], inputs[0]
-        container = len(self.instances)
-        layers: list[YMap] = []
-        current = inputs
-        for copy in range(repeat):
-            self.grow(item)
-            params = self.bind(block, {**args, **(first_args if copy == 0 else {})}, item)
-            if params is None or not self.arity_ok(block, current, item, copy):
-                return layers, current[0]
-            path = scope.prefix + local + (f".{copy}" if repeat > 1 else "")
-            expanded, last = self.copy(block, params, path, scope, current, item.pos)
-            layers.extend(expanded)
-            current = [last]
-        if repeat > 1:
-            path = scope.prefix + local
-            stack = Instance(path, block.name, (), tuple(inputs), current[0], True, item.pos)
-            self.instances.insert(container, stack)
-        return layers, current[0]
-
-    def copy(
-        self,
-        block: Block,
-        params: dict[str, Any],
-        path: str,
-        scope: _Scope,
-        inputs: list[str],
-        at: Pos,
-    ) -> tuple[list[YMap], str]:
-        """One copy of a block at `path`: its flat layers and the full name of its output."""
-        record = len(self.instances)
-        self.instances.append(None)  # filled in below, once its output is known
-        inner = _Scope(
-            Chain(params, self.vars),
-            dict(zip(block.inputs, inputs)),
-            path + ".",
-            (*scope.stack, block.name),
-        )
-        layers, names, last = self.layers(block.layers, inner, inputs[0])
-        if block.output is not None:
-            if block.output in names:
-                last = names[block.output]
-            else:
-                self.error(
-                    "E402",
-                    f"block `{block.name}` has no layer `{block.output}` for its output",
-                    block.node.value_pos["output"],
-                )
-        self.instances[record] = Instance(
-            path, block.name, tuple(params.items()), tuple(inputs), last, pos=at
-        )
-        return layers, last
-
-    def first_args(self, block: Block, item: YMap, scope: _Scope) -> dict[str, Any]:
-        """Parameters that only the first copy takes (``first: {stride: 2}``)."""
-        first = item.get("first")
-        if first is None:
-            return {}
-        if not isinstance(first, YMap):
-            self.error(
-                "E204",
-                "`first` must map parameters to the first copy's values",
-                item.value_pos["first"],
-            )
-            return {}
-        return self.args(block, first, item, scope)
-
-    def repeat(self, item: YMap, scope: _Scope) -> int | None:
-        """The number of copies, or None when it is not a valid count (already reported)."""
-        pos = item.value_pos.get("repeat", item.pos)
-        repeat = self.value(item.get("repeat", 1), pos, scope.values)
-        if type(repeat) is int and 1 <= repeat <= MAX_REPEAT:
-            return repeat
-        if repeat is not _FAILED:
-            self.error(
-                "E204",
-                f"`repeat` must be an integer from 1 to {MAX_REPEAT}. Received: repeat={repeat!r}",
-                pos,
-            )
-        return None
-
-    def arity_ok(self, block: Block, inputs: list[str], item: YMap, copy: int) -> bool:
-        if len(inputs) == len(block.inputs):
-            return True
-        message = (
-            f"block `{block.name}` takes {len(block.inputs)} input(s) "
-            f"({', '.join(block.inputs)}). Received: {len(inputs)}"
-        )
-        if copy > 0:  # the copies after the first read the one before: a single value
-            message = (
-                f"block `{block.name}` takes {len(block.inputs)} inputs "
-                f"({', '.join(block.inputs)}), so it cannot be repeated: each copy after the "
-                "first reads only the output of the copy before"
-            )
-        self.error("E403", message, item.value_pos.get("repeat" if copy else "inputs", item.pos))
-        return False
-
-    def args(self, block: Block, node: YMap, item: YMap, scope: _Scope) -> dict[str, Any]:
-        """Block parameters given on an instance (or in its `first`), evaluated."""
-        args = {}
-        for key, value in node.items():
-            if node is item and key in INSTANCE_KEYS:
-                continue
-            if key not in block.params:
-                options = list(block.params) + (list(INSTANCE_KEYS) if node is item else [])
-                self.error(
-                    "E205",
-                    f"block `{block.name}` has no parameter `{key}`",
-                    node.key_pos[key],
-                    help=did_you_mean(key, options)
-                    or "its parameters are: " + (", ".join(block.params) or "none"),
-                )
-                continue
-            args[key] = self.value(value, node.value_pos[key], scope.values)
-            if isinstance(args[key], (YMap, YSeq)):
-                args[key] = self.substitute(args[key], node.value_pos[key], scope.values)
-        return args
-
-    def bind(self, block: Block, args: dict[str, Any], item: YMap) -> dict[str, Any] | None:
-        """Every declared parameter's value for one copy, type-checked; None after a mistake."""
-        params = {}
-        ok = True
-        misspelt = [k for k in item if k not in block.params and k not in INSTANCE_KEYS]
-        for name, param in block.params.items():
-            if name in args:
-                value = args[name]
-            elif not param.required:
-                value = param.default
-            else:  # a misspelt parameter is reported as such, not also as missing
-                if not difflib.get_close_matches(name, misspelt, n=1, cutoff=0.6):
-                    self.error(
-                        "E202", f"block `{block.name}` needs the parameter `{name}`", item.pos
-                    )
-                ok = False
-                continue
-            if value is _FAILED:
-                ok = False
-                continue
-            if not _has_type(value, param.type):
-                self.error(
-                    "E204",
-                    f"parameter `{name}` of block `{block.name}` must be "
-                    f"{param.type}. Received: {name}={value!r}",
-                    item.value_pos.get(name, item.pos),
-                )
-                ok = False
-            params[name] = value
-        return params if ok else None
-
-
-def _has_type(value: Any, kind: str) -> bool:
-    if kind in ("int", "float") and isinstance(value, bool):
-        return False
-    return isinstance(value, PARAM_TYPES[kind])
