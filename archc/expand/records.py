@@ -47,6 +47,8 @@ class Expansion:
 
 @dataclass
 class Scope:
+    """Where layers are being expanded: the network, or one copy of a block."""
+
     values: Mapping[str, Any]  # names usable in expressions
     names: dict[str, str]  # local layer name -> full name of its output
     prefix: str  # "" at top level, "layer2.0." inside an instance
