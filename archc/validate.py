@@ -94,24 +94,25 @@ def validate(doc: Document) -> Spec:
 
 def partial_spec(doc: Document) -> Spec | None:
     """The spec with each invalid layer replaced by an `Unchecked` stand-in, so that the other
-    layers can be analysed while the invalid ones are reported; None when anything outside the
-    layers is invalid too (then nothing can be analysed)."""
-    data = doc.data
-    layers = data.get("layers")
+    layers can be analysed while the invalid ones are reported; None when the input itself is
+    invalid (then nothing can be analysed). Invalid outputs are left out."""
+    layers = doc.data.get("layers")
     if not isinstance(layers, YSeq) or not layers:
         return None
-    # What the analysis needs besides the layers: the input, and the outputs if they are valid.
-    header = {"archc": 1, "name": "Partial", "input": data.get("input")}
+    # What the analysis needs besides the layers, which are checked one by one below.
+    header = {
+        "archc": 1,
+        "name": "Partial",
+        "input": doc.data.get("input"),
+        "layers": [{"type": "identity"}],
+    }
     try:
-        Spec.model_validate({**header, "layers": [{"type": "identity"}]})
+        spec = Spec.model_validate({**header, "outputs": doc.data.get("outputs")})
     except ValidationError:
-        return None
-    try:
-        outputs = data.get("outputs")
-        Spec.model_validate({**header, "layers": [{"type": "identity"}], "outputs": outputs})
-        header["outputs"] = outputs
-    except ValidationError:
-        pass
+        try:
+            spec = Spec.model_validate(header)
+        except ValidationError:
+            return None
     adapter = _layer_adapter()
     checked: list[Layer] = []
     for raw in layers:
@@ -119,7 +120,6 @@ def partial_spec(doc: Document) -> Spec | None:
             checked.append(adapter.validate_python(raw))
         except ValidationError:
             checked.append(_stand_in(raw))
-    spec = Spec.model_validate({**header, "layers": [{"type": "identity"}]})
     spec = with_default_names(spec.model_copy(update={"layers": checked}))
     spec._source = doc
     return spec

@@ -113,7 +113,7 @@ class _Expander(InstanceExpansion):
         given = out.get("outputs")
         if isinstance(given, YSeq):  # a block instance stands for its output layer
             for name, pos in zip(given, given.item_pos):
-                self.check_not_inside(name, pos)
+                self.note_reference(name, pos)
             outputs = YSeq(
                 (names.get(n, n) if isinstance(n, str) else n for n in given), pos=given.pos
             )
@@ -279,7 +279,7 @@ class _Expander(InstanceExpansion):
             return [prev]
         for k, n in enumerate(listed):
             pos = raw.item_pos[k] if isinstance(raw, YSeq) else item.value_pos["inputs"]
-            self.check_not_inside(n, pos)
+            self.note_reference(n, pos)
             if scope.prefix and n not in scope.names:  # a block is a module: it reads only
                 self.error(  # what it is given, and what it computes before
                     "E402",
@@ -303,7 +303,7 @@ class _Expander(InstanceExpansion):
             )
             raise Abort
 
-    def check_not_inside(self, name: object, pos: Pos) -> None:
+    def note_reference(self, name: object, pos: Pos) -> None:
         """Note a reference, to refuse it later if it reaches inside a block instance."""
         if isinstance(name, str) and "." in name:
             self.dotted.append((name, pos))
