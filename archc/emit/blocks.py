@@ -302,7 +302,7 @@ class _ClassWriter:
         test = None
         if when is not None:  # an absent layer passes its input on
             test = f"{module} is not None" if ctor is not None else self.flag(local, when, init)
-            out_chan = f"({out_chan} if {when} else {ins[0]})"
+            out_chan = _either(when, out_chan, ins[0])
         if ctor is not None:
             init.append(assign(local, ctor + (f" if {when} else None" if when else "")))
         chan[local] = out_chan
@@ -450,7 +450,7 @@ class _ClassWriter:
                     chan = new_chan
                 else:
                     modules.append(f"*([{', '.join(parts)}] if {cond} else [])")
-                    chan = f"({new_chan} if {cond} else {chan})"
+                    chan = _either(cond, new_chan, chan)
         except Unsupported:
             return None
         return sequential(modules), chan
@@ -521,3 +521,8 @@ def _structure(node: Node) -> tuple[str, str]:
     """What a class writes literally for a layer: its module's class and its forward step."""
     module = module_expr(node).split("(", 1)[0] if node.kind in MODULES else ""
     return module, step_expr(node, ["x"] * len(node.inputs), "m")
+
+
+def _either(cond: str, present: str, absent: str) -> str:
+    """Channels of a layer that may be left out: ``(a if cond else b)``, or `a` if they agree."""
+    return present if present == absent else f"({present} if {cond} else {absent})"
