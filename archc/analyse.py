@@ -11,8 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-import networkx as nx
-
+from archc import ordering
 from archc.errors import Diagnostic, LayerError, Pos, SpecError
 from archc.layers import Layer, Shape, fmt_shape
 from archc.layers.base import Unanalysable, prod
@@ -210,28 +209,24 @@ class _Analysis:
         own mistakes are found in the same run (those that read a cycle are then skipped).
         """
         index = {layer.name: i for i, layer in enumerate(self.spec.layers)}
-        g = nx.DiGraph()
-        g.add_nodes_from(range(len(inputs)))
-        g.add_edges_from(
-            (index[n], i) for i, names in enumerate(inputs) for n in names if n in index
-        )
-        try:
-            return list(nx.lexicographical_topological_sort(g))
-        except nx.NetworkXUnfeasible:
-            self.report_cycle(nx.find_cycle(g))
-            cyclic = {i for part in nx.strongly_connected_components(g) if len(part) > 1
-                      for i in part} | {i for i in g if g.has_edge(i, i)}  # fmt: skip
-            g.remove_nodes_from(cyclic)
-            return list(nx.lexicographical_topological_sort(g))
-        finally:
-            # A DiGraph and its cached views form a reference cycle that only the garbage
-            # collector frees; emptying it frees its per-node dicts at once instead of
-            # leaving them to push collections into the oldest generation.
-            g.clear()
+        n = len(inputs)
+        edges = [
+            (index[name], i) for i, names in enumerate(inputs) for name in names if name in index
+        ]
+        order = ordering.topological_order(n, edges)
+        if order is not None:
+            return order
+        self.report_cycle(ordering.find_cycle(n, edges))
+        cyclic = ordering.cyclic_nodes(n, edges)
+        rest = [(a, b) for a, b in edges if a not in cyclic and b not in cyclic]
+        kept = [i for i in range(n) if i not in cyclic]
+        position = {i: k for k, i in enumerate(kept)}
+        order = ordering.topological_order(len(kept), [(position[a], position[b]) for a, b in rest])
+        return [kept[k] for k in order or []]
 
-    def report_cycle(self, cycle: list[tuple[int, int]]) -> None:
-        members = [self.spec.layers[a].name for a, _ in cycle]
-        first = min(a for a, _ in cycle)
+    def report_cycle(self, cycle: list[int]) -> None:
+        members = [self.spec.layers[a].name for a in cycle]
+        first = min(cycle)
         path = " -> ".join([*members, members[0]])
         self.error(
             "E404",
