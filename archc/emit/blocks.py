@@ -16,19 +16,23 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from functools import partial
 
 from archc import expr
 from archc.analyse import Graph, Node
 from archc.emit.codegen import Code, CodegenError, Namespace, camel_case, ident, lit, wrap_lines
 from archc.emit.forward import INDENT, Statement, assign, attribute, forward_lines, sequential
 from archc.emit.layers import (
-    ACTIVATION_MODULES,
     MODULES,
     Args,
+    activation_module,
     activation_of,
+    fresh_output,
     module_expr,
+    overwrites,
     sequential_modules,
     step_expr,
+    sums,
 )
 from archc.expand import Block, Expansion, Instance
 from archc.load import YMap
@@ -306,7 +310,14 @@ class _ClassWriter:
         if ctor is not None:
             init.append(assign(local, ctor + (f" if {when} else None" if when else "")))
         chan[local] = out_chan
-        return Statement(local, tuple(inputs), _step(render, module, test), comment)
+        unconditional = render is not None and test is None
+        return Statement(
+            local, tuple(inputs), _step(render, module, test), comment,
+            fresh=unconditional and fresh_output(render),
+            sums=unconditional and sums(render),
+            overwrite=partial(step_expr, render, module=module, overwrite=True)
+            if unconditional and overwrites(render) else None,
+        )  # fmt: skip
 
     def flag(self, local: str, when: str, init: list[str]) -> str:
         """A layer with no module keeps its condition in a flag: ``self.use_relu``."""
@@ -435,6 +446,7 @@ class _ClassWriter:
             return None
         modules, chan = [], in_chan
         last = len(inner.layers) - 1
+        after_fresh = False  # the child before made a fresh value (see `fresh_output`)
         try:
             for index, raw in enumerate(inner.layers):
                 if not isinstance(raw, YMap) or {"name", "inputs"} & set(raw):
@@ -444,7 +456,10 @@ class _ClassWriter:
                 text = expr.source_of(raw.get("when"))
                 cond = self.render(text, bound) if text is not None else None
                 child = self.child(locate, inner, index)
-                parts, new_chan = self.children(raw, child, chan, bound, index == last)
+                parts, new_chan, fresh = self.children(
+                    raw, child, chan, bound, index == last, after_fresh and cond is None
+                )
+                after_fresh = fresh and cond is None
                 if cond is None:
                     modules += parts
                     chan = new_chan
@@ -456,12 +471,13 @@ class _ClassWriter:
         return sequential(modules), chan
 
     def children(
-        self, raw: YMap, locate: Callable, chan: str, bound: dict, last: bool
-    ) -> tuple[list[str], str]:
-        """The `nn.Sequential` children for one layer, and its output channels."""
+        self, raw: YMap, locate: Callable, chan: str, bound: dict, last: bool, after_fresh: bool
+    ) -> tuple[list[str], str, bool]:
+        """The `nn.Sequential` children for one layer, its output channels, and whether its
+        output is fresh (`fresh_output`). `after_fresh`: whether its input is."""
         if raw.get("type") in self.owner.expansion.blocks:
             ctor, new_chan = self.nested(raw, locate, [chan], bound)
-            return [ctor], new_chan
+            return [ctor], new_chan, False
         node = self.template(locate)
         args = _SymbolicArgs(node, raw, chan, lambda t: self.render(t, bound))
         activation = activation_of(node)
@@ -470,12 +486,12 @@ class _ClassWriter:
         if node.kind in MODULES:
             parts = [module_expr(node, args)]
             if activation != "none":
-                parts.append(ACTIVATION_MODULES[activation])
+                parts.append(activation_module(node))
         else:  # parameter-free modules (activation, flatten, identity) are literal
-            parts = sequential_modules(node)
+            parts = sequential_modules(node, after_fresh)
             if parts is None:
                 raise Unsupported(f"no Sequential child for `{node.kind}`")
-        return parts, _channels(node.kind, args, [chan])
+        return parts, _channels(node.kind, args, [chan]), fresh_output(node)
 
     def check_channels(self, chan: dict[str, str]) -> None:
         """Every instance's static channel counts must equal the class's channel expressions."""

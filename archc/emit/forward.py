@@ -23,6 +23,11 @@ class Statement:
     render: Callable[[list[str]], str]  # variable names of the inputs -> expression
     comment: str
     label: str = ""  # what to call its variable, if it needs one (default: from `output`)
+    fresh: bool = False  # its value is a new tensor no backward reads: it may be overwritten
+    sums: bool = False  # it adds its inputs, and may accumulate into a fresh one of them
+    # Its expression when its one input is a fresh value read by nothing else (an activation
+    # in place), if it has such a form.
+    overwrite: Callable[[list[str]], str] | None = None
 
 
 def forward_lines(
@@ -45,13 +50,59 @@ def forward_lines(
         else f"tuple[{', '.join(['torch.Tensor'] * len(returns))}]"
     )
     lines = [f"{INDENT}def forward(self, {params}) -> {out_type}:"]
-    for statement in statements:
-        expr = statement.render([var[n] for n in statement.inputs])
+    accumulators, overwriters = _in_place(statements, outputs)
+    for k, statement in enumerate(statements):
+        args = [var[n] for n in statement.inputs]
+        render = statement.render
+        if k in accumulators:  # `out += identity`, as torchvision writes a residual add
+            total = args.pop(accumulators[k])
+            lines += [f"{INDENT * 2}{total} += {arg}" for arg in args]
+            args = [total]
+        elif k in overwriters and statement.overwrite is not None:
+            render = statement.overwrite
+        expr = render(args)
         target = var[statement.output]
-        if expr != target:
+        if k in accumulators and expr == args[0]:
+            var[statement.output] = expr  # the sum stays where it was accumulated
+        elif expr != target:
             lines.append(f"{INDENT * 2}{target} = {expr}  # {statement.comment}")
-    lines.append(f"{INDENT * 2}return {', '.join(returns)}")
+    lines.append(f"{INDENT * 2}return {', '.join(var[n] for n in outputs)}")
     return lines
+
+
+def _in_place(
+    statements: list[Statement], outputs: Sequence[str]
+) -> tuple[dict[int, int], set[int]]:
+    """The statements that can work in place on an operand: the sums (statement -> operand
+    that holds the sum) and the activations that overwrite their input.
+
+    The operand must be a fresh value read by nothing else. Floating-point addition is
+    commutative, so with two operands either may hold the sum; with more, only the first keeps
+    the order of the additions.
+    """
+    fresh = {s.output for s in statements if s.fresh}
+    readers: dict[str, int] = dict.fromkeys(outputs, 1)
+    for statement in statements:
+        for name in statement.inputs:
+            readers[name] = readers.get(name, 0) + 1
+    chosen: dict[int, int] = {}
+    overwriters = {
+        k
+        for k, s in enumerate(statements)
+        if s.overwrite is not None
+        and len(s.inputs) == 1
+        and s.inputs[0] in fresh
+        and readers[s.inputs[0]] == 1
+    }
+    for k, statement in enumerate(statements):
+        operands = statement.inputs
+        if not statement.sums or len(operands) < 2 or len(set(operands)) < len(operands):
+            continue
+        for i in (0, 1) if len(operands) == 2 else (0,):
+            if operands[i] in fresh and readers[operands[i]] == 1:
+                chosen[k] = i
+                break
+    return chosen, overwriters
 
 
 def _variables(

@@ -128,8 +128,42 @@ ACTIVATIONS: dict[str, str] = {
 }
 
 
-def activate(fn: str, expr: str) -> str:
-    return ACTIVATIONS[fn].format(expr)
+# Activations that can overwrite their input, as torchvision applies them after a convolution,
+# a batchnorm or a linear layer: those layers' backward needs their input, not their output,
+# so overwriting the output saves a tensor and a pass over memory at no cost to autograd.
+INPLACE_ACTIVATIONS: dict[str, str] = {
+    "relu": "F.relu({}, inplace=True)",
+    "relu6": "F.relu6({}, inplace=True)",
+    "leaky_relu": "F.leaky_relu({}, inplace=True)",
+}
+INPLACE_ACTIVATION_MODULES: dict[str, str] = {
+    "relu": "nn.ReLU(inplace=True)",
+    "relu6": "nn.ReLU6(inplace=True)",
+    "leaky_relu": "nn.LeakyReLU(inplace=True)",
+}
+# Kinds whose forward returns a new tensor that their own backward does not read.
+_FRESH_KINDS = frozenset({"conv", "conv_transpose", "batchnorm", "dense", "add"})
+
+
+def activate(fn: str, expr: str, inplace: bool = False) -> str:
+    table = INPLACE_ACTIVATIONS if inplace and fn in INPLACE_ACTIVATIONS else ACTIVATIONS
+    return table[fn].format(expr)
+
+
+def fresh_output(node: Node) -> bool:
+    """Whether the layer's output is a new tensor that no backward reads, so a later
+    operation may overwrite it (the residual ``out += identity``)."""
+    return node.kind in _FRESH_KINDS and activation_of(node) == "none"
+
+
+def overwrites(node: Node) -> bool:
+    """Whether the layer is an activation that can work in place on a fresh input."""
+    return node.kind == "activation" and node.layer.fn in INPLACE_ACTIVATIONS
+
+
+def sums(node: Node) -> bool:
+    """Whether the layer adds inputs of its own shape, so that one of them can hold the sum."""
+    return node.kind == "add" and all(shape == node.shape for shape in node.input_shapes)
 
 
 # Module forms, for layers inside an `nn.Sequential`.
@@ -155,17 +189,31 @@ def activation_of(node: Node) -> str:
     return getattr(node.layer, "activation", "none")
 
 
-def sequential_modules(node: Node) -> list[str] | None:
-    """The modules one layer contributes to an `nn.Sequential`, or None if it cannot."""
+def sequential_modules(node: Node, after_fresh: bool = False) -> list[str] | None:
+    """The modules one layer contributes to an `nn.Sequential`, or None if it cannot.
+
+    `after_fresh`: the layer reads a fresh value private to the Sequential (the output of the
+    child before it, see `fresh_output`), so an activation layer may overwrite it.
+    """
     if node.kind in MODULES:
         modules = [module_expr(node)]
+    elif node.kind == "activation" and after_fresh and node.layer.fn in INPLACE_ACTIVATIONS:
+        modules = [INPLACE_ACTIVATION_MODULES[node.layer.fn]]
     elif node.kind in SEQUENTIAL_MODULES:
         modules = [SEQUENTIAL_MODULES[node.kind](node)]
     else:
         return None
-    if activation_of(node) != "none":
-        modules.append(ACTIVATION_MODULES[activation_of(node)])
-    return modules
+    activation = activation_module(node)
+    return modules if activation is None else [*modules, activation]
+
+
+def activation_module(node: Node) -> str | None:
+    """The module form of the layer's own activation, in place where its output allows."""
+    fn = activation_of(node)
+    if fn == "none":
+        return None
+    inplace = node.kind in _FRESH_KINDS and fn in INPLACE_ACTIVATION_MODULES
+    return (INPLACE_ACTIVATION_MODULES if inplace else ACTIVATION_MODULES)[fn]
 
 
 def has_module(node: Node) -> bool:
@@ -182,12 +230,18 @@ def module_expr(node: Node, args: Args | None = None) -> str:
         ) from None
 
 
-def step_expr(node: Node, args: list[str], module: str) -> str:
-    """The forward expression of one node, its activation applied."""
+def step_expr(node: Node, args: list[str], module: str, overwrite: bool = False) -> str:
+    """The forward expression of one node, its activation applied.
+
+    `overwrite`: the node's input is a fresh value read by nothing else, so an activation
+    layer may work in place on it.
+    """
+    if node.kind == "activation" and overwrite and node.layer.fn in INPLACE_ACTIVATIONS:
+        return activate(node.layer.fn, args[0], inplace=True)
     if node.kind in MODULES:
         expr = f"{module}({', '.join(args)})"
     elif node.kind in CALLS:
         expr = CALLS[node.kind](node, args)
     else:
         raise CodegenError(f"the source emitter has no forward step for `{node.kind}`")
-    return activate(activation_of(node), expr)
+    return activate(activation_of(node), expr, inplace=node.kind in _FRESH_KINDS)

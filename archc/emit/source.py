@@ -27,7 +27,15 @@ from archc.emit.codegen import (
     wrap_lines,
 )
 from archc.emit.forward import INDENT, Statement, assign, attribute, forward_lines, sequential
-from archc.emit.layers import has_module, module_expr, sequential_modules, step_expr
+from archc.emit.layers import (
+    fresh_output,
+    has_module,
+    module_expr,
+    overwrites,
+    sequential_modules,
+    step_expr,
+    sums,
+)
 from archc.expand import Instance
 from archc.layers.base import Shape
 
@@ -220,13 +228,16 @@ class _Writer:
             return None
         modules: list[str] = []
         previous = scope.inputs[0]
+        after_fresh = False  # the child before made a fresh value (see `fresh_output`)
         for item in scope.items:
             if item.name != str(len(modules)) or item.inputs != (previous,):
                 return None
             if item.scope is not None:
                 parts = [self.constructor(item.scope)]
+                after_fresh = False
             else:
-                parts = sequential_modules(item.node)
+                parts = sequential_modules(item.node, after_fresh)
+                after_fresh = fresh_output(item.node)
             if parts is None:
                 return None
             modules += parts
@@ -240,13 +251,7 @@ class _Writer:
         numbered = _numbered(scope)
         for item in scope.items:
             module = f"self[{item.name}]" if numbered else attribute(item.name)
-            if item.node is not None:
-                render = partial(step_expr, item.node, module=module)
-            else:
-                render = partial(_call, module)
-            statements.append(
-                Statement(item.output, item.inputs, render, shape_text(item.shape), item.name)
-            )
+            statements.append(_statement(item, module))
         return forward_lines(scope.inputs, statements, scope.outputs, self.input_names(scope))
 
     def input_names(self, scope: Scope) -> dict[str, str]:
@@ -265,6 +270,20 @@ def _numbered(scope: Scope) -> bool:
         item.name == str(k) and (item.scope is not None or has_module(item.node))
         for k, item in enumerate(scope.items)
     )
+
+
+def _statement(item: Item, module: str) -> Statement:
+    """The forward statement of one member of a scope, with its in-place forms."""
+    comment = shape_text(item.shape)
+    node = item.node
+    if node is None:
+        return Statement(item.output, item.inputs, partial(_call, module), comment, item.name)
+    return Statement(
+        item.output, item.inputs, partial(step_expr, node, module=module), comment, item.name,
+        fresh=fresh_output(node), sums=sums(node),
+        overwrite=partial(step_expr, node, module=module, overwrite=True)
+        if overwrites(node) else None,
+    )  # fmt: skip
 
 
 def _call(module: str, args: list[str]) -> str:
