@@ -1,9 +1,13 @@
 """Running archc as a user does, measured: ``python -m archc`` in a subprocess.
 
-`run_archc` records the exit code, both streams, the wall time and the peak memory (VmHWM of
+`run_archc` records the exit code, both streams, the CPU time and the peak memory (VmHWM of
 the child's own image). The `assert_*` helpers state the product promise for bad input: a
 known exit code, never a traceback or an internal error, a located and coded diagnostic in
-text and JSON, under 2 s and 200 MB.
+text and JSON, within 2 s of CPU and 200 MB.
+
+Work is bounded by CPU time, not by the wall clock: on a loaded machine the wall clock also
+measures the other processes, while the CPU time a run needs barely moves. The wall clock only
+catches hangs, with a limit far above any honest run.
 """
 
 from __future__ import annotations
@@ -22,10 +26,10 @@ from pathlib import Path
 
 import pytest
 
-MAX_SECONDS = 2.0
+MAX_CPU_SECONDS = 2.0  # user + system time of the archc process
 MAX_RSS_MB = 200
-KILL_AFTER = 6.0  # a hung run is killed (and fails) after this long...
-KILL_AFTER_TORCH = 60.0  # ...or this long for the verbs that import torch (build, diagram)
+KILL_AFTER = 60.0  # wall seconds: a hung run is killed (and fails) after this long...
+KILL_AFTER_TORCH = 300.0  # ...or this long for the verbs that import torch (build, diagram)
 ADDRESS_SPACE_LIMIT = 4 << 30  # keeps a runaway child from taking the machine down
 
 
@@ -36,12 +40,14 @@ class Run:
     rc: int | None  # None: killed after KILL_AFTER seconds
     out: str
     err: str
-    seconds: float
+    seconds: float  # wall time
+    cpu_seconds: float  # user + system time of the child
     rss_mb: float
 
     def describe(self) -> str:
         return (
-            f"archc {' '.join(self.args)}\n  exit {self.rc}, {self.seconds:.2f} s, "
+            f"archc {' '.join(self.args)}\n  exit {self.rc}, {self.cpu_seconds:.2f} s of CPU "
+            f"({self.seconds:.2f} s wall), "
             f"{self.rss_mb:.0f} MB\n  stdout: {self.out[:1500]!r}\n  stderr: {self.err[:1500]!r}"
         )
 
@@ -68,7 +74,7 @@ def _child_limits() -> None:
 
 
 def run_archc(*args: str | os.PathLike, cwd: str | os.PathLike | None = None) -> Run:
-    """``python -m archc ARGS`` in a subprocess, with its wall time and peak RSS."""
+    """``python -m archc ARGS`` in a subprocess, with its CPU time and peak RSS."""
     fd, hwm_path = tempfile.mkstemp()
     os.close(fd)
     argv = [sys.executable, "-c", _BOOT, *map(str, args)]
@@ -92,6 +98,7 @@ def run_archc(*args: str | os.PathLike, cwd: str | os.PathLike | None = None) ->
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
             seconds,
+            usage.ru_utime + usage.ru_stime,
             # VmHWM of the child's own image; ru_maxrss would also count the pages it shared
             # with this (pytest) process between fork and exec. Killed runs fall back to it.
             (int(hwm) if hwm else usage.ru_maxrss) / 1024,
@@ -134,13 +141,10 @@ def assert_no_crash(run: Run) -> None:
 
 
 def assert_within_budget(run: Run) -> None:
-    """Under 2 s and 200 MB. A run over time is repeated once before it counts: on a busy
-    machine the wall clock also measures the other processes."""
-    if run.seconds >= MAX_SECONDS and run.rc is not None:
-        again = run_archc(*run.args, cwd=run.cwd)
-        if again.rc == run.rc and again.seconds < run.seconds:
-            run = again
-    assert run.seconds < MAX_SECONDS, f"took {run.seconds:.2f} s\n{run.describe()}"
+    """Within 2 s of CPU and 200 MB."""
+    assert run.cpu_seconds < MAX_CPU_SECONDS, (
+        f"took {run.cpu_seconds:.2f} s of CPU\n{run.describe()}"
+    )
     assert run.rss_mb < MAX_RSS_MB, f"peak RSS {run.rss_mb:.0f} MB\n{run.describe()}"
 
 
