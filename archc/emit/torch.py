@@ -8,6 +8,8 @@ that imports torch.
 
 from __future__ import annotations
 
+import hashlib
+import linecache
 from dataclasses import dataclass
 
 import torch
@@ -25,9 +27,18 @@ def to_torch(graph: Graph) -> nn.Module:
 
 
 def module_class(graph: Graph) -> type[nn.Module]:
+    """The generated class, compiled from its source.
+
+    The source is registered with `linecache` under a name unique to its text, as torch.fx
+    does for its generated code, so that `inspect` finds it: `torch.jit.script` reads a
+    forward method's source, and tracebacks show the generated lines.
+    """
     source = to_source(graph)
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    filename = f"<archc:{graph.name}:{digest}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict = {"__name__": f"archc_generated_{graph.name}"}
-    exec(compile(source, f"<archc:{graph.name}>", "exec"), namespace)
+    exec(compile(source, filename, "exec"), namespace)
     return namespace[graph.name]
 
 
