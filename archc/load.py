@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from yaml.composer import Composer
@@ -30,7 +30,8 @@ from archc.errors import Diagnostic, Pos, SpecError, UsageError
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_ALIASES = 1_000
-MAX_NODES = 100_000  # YAML values in one file; resnet50.yaml has 252
+MAX_NODES = 1_000_000  # YAML values in one file: resnet50.yaml has 252; the expansion of a
+# 50,000-layer chain (MAX_LAYERS), every default written out, about 600,000
 MAX_ALIAS_COPIES = 10_000  # nodes built again because an alias repeats them
 
 
@@ -98,7 +99,23 @@ class Document:
 
 
 class _Resolver(BaseResolver):
-    """Implicit tags of the YAML 1.2 core schema, decimal integers only."""
+    """Implicit tags of the YAML 1.2 core schema, decimal integers only.
+
+    A spec repeats few scalar texts (`conv`, `3`, `relu`) many times, so the tag of each plain
+    scalar is looked up once per text: it depends on nothing else.
+    """
+
+    _plain_tags: ClassVar[dict[str, str]] = {}
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        if kind is not yaml.ScalarNode or implicit != (True, False):
+            return super().resolve(kind, value, implicit)
+        tag = self._plain_tags.get(value)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(self._plain_tags) < 10_000:  # bounded: texts are a spec's own words
+                self._plain_tags[value] = tag
+        return tag
 
 
 _SCALARS = {

@@ -42,7 +42,7 @@ def _version(value: Any) -> int:
 class InputSpec(BaseModel):
     """The network input, without the batch: [C, H, W], [C, L] or [F]."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
     shape: Annotated[list[PositiveInt], Field(min_length=1, max_length=4)]
     name: Name = "input"
@@ -51,7 +51,8 @@ class InputSpec(BaseModel):
 class Spec(BaseModel):
     """A whole architecture: metadata, the input, and layers in order."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # Compiled at its first use, not at import (the layer kinds are deferred likewise).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
     archc: Annotated[Literal[1], PlainValidator(_version), WithJsonSchema({"const": 1})] = Field(
         description="Version of the spec language"

@@ -11,7 +11,7 @@ from archc.expand.definitions import Block
 
 MAX_REPEAT = 1_000
 MAX_BLOCK_DEPTH = 16
-MAX_LAYERS = 20_000  # layers and block copies after expansion
+MAX_LAYERS = 50_000  # layers and block copies after expansion
 
 
 @dataclass(frozen=True)
