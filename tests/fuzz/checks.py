@@ -196,6 +196,10 @@ def check_training_forward(graph: archc.Graph, module: torch.nn.Module) -> list[
         want = [tuple(s) for s in graph.output_shapes()]
         if got != want:
             return [Problem("training forward: output shapes", f"{got} vs {want}")]
+        # The backward pass: autograd raises if an in-place operation overwrote what it saved.
+        loss = sum(r.float().sum() for r in results if r.requires_grad)
+        if isinstance(loss, torch.Tensor):
+            loss.backward()
     except Exception as exc:
         return [_exc_problem("training forward raised", exc)]
     return []
