@@ -12,6 +12,7 @@ from collections.abc import Callable
 import graphviz
 
 from archc.analyse import Graph, Node
+from archc.emit import folding
 from archc.emit.summary import shape_text
 from archc.layers.base import per_dim
 
@@ -87,29 +88,44 @@ COLORS: dict[str, str] = {
 }
 
 
-def label(node: Node) -> str:
-    """An HTML-like label: name in bold, then type, hyper-parameters, activation and params."""
+def label(node: Node, extra: list[Node] = ()) -> str:
+    """An HTML-like label: name in bold, then type, hyper-parameters, activation and params.
+
+    A numbered layer (a child of an `nn.Sequential`) is titled by its number and kind. The
+    layers drawn in its box (`extra`, see folding.absorbed) follow as ``+ batchnorm``, ``+ relu``.
+    """
     short = node.name.rsplit(".", 1)[-1]
-    lines = [f"<b>{html.escape(short)}</b>"]
-    if short != node.kind:
-        lines.append(html.escape(node.kind))
+    if short.isdigit():
+        lines = [f"<b>{short}: {html.escape(node.kind)}</b>"]
+    else:
+        lines = [f"<b>{html.escape(short)}</b>"] + ([html.escape(node.kind)] * (short != node.kind))
     lines += [html.escape(text) for text in DETAILS.get(node.kind, lambda n: [])(node)]
-    activation = getattr(node.layer, "activation", "none")
-    if activation != "none":
-        lines.append(f"+ {html.escape(activation)}")
-    if node.params:
-        lines.append(f'<font point-size="9">{node.params:,} params</font>')
+    for layer in [node, *extra]:
+        if layer is not node:
+            what = layer.layer.fn if layer.kind == "activation" else layer.kind
+            rate = f" {layer.layer.rate:g}" if layer.kind == "dropout" else ""
+            lines.append(f"+ {html.escape(what + rate)}")
+        activation = getattr(layer.layer, "activation", "none")
+        if activation != "none":
+            lines.append(f"+ {html.escape(activation)}")
+    params = node.params + sum(layer.params for layer in extra)
+    if params:
+        lines.append(f'<font point-size="9">{params:,} params</font>')
     return "<" + "<br/>".join(lines) + ">"
 
 
-def to_graphviz(graph: Graph, rankdir: str = "TB", collapse: bool = False) -> graphviz.Digraph:
+def to_graphviz(
+    graph: Graph, rankdir: str = "TB", collapse: bool = False, depth: int | None = None
+) -> graphviz.Digraph:
     """The diagram of `graph`: layers as boxes, tensor shapes on the edges.
 
-    Block instances are drawn as dashed clusters; with `collapse`, as one node each.
+    Block instances are drawn as dashed clusters, or folded into one box each: those below
+    `depth` (every one with `collapse`), or by default as many as keep the drawing within
+    4,000 px at 96 dpi (folding.fit).
     """
     dot = graphviz.Digraph(
         graph.name,
-        graph_attr={"rankdir": rankdir, "fontname": "Helvetica"},
+        graph_attr={"rankdir": rankdir, "fontname": "Helvetica", "ranksep": "0.3"},
         node_attr={
             "shape": "box",
             "style": "rounded,filled",
@@ -124,49 +140,62 @@ def to_graphviz(graph: Graph, rankdir: str = "TB", collapse: bool = False) -> gr
         shape="oval",
         fillcolor="#ffffff",
     )
-    blocks = _layer_nodes(dot, graph, collapse)
-    _block_nodes(dot, graph, blocks)
-    _edges(dot, graph, collapse)
+    host = folding.absorbed(graph)
+    guests: dict[str, list[Node]] = {}
+    for node in graph.nodes:
+        if node.name in host:
+            guests.setdefault(host[node.name], []).append(node)
+    labels = {n.name: label(n, guests.get(n.name, [])) for n in graph.nodes if n.name not in host}
+    if collapse or depth is not None:
+        fold = folding.by_depth(graph, 1 if collapse else depth)
+    else:
+        lines = {name: text.count("<br/>") + 1 for name, text in labels.items()}
+        fold = folding.fit(graph, lines)
+    _boxes(dot, graph, fold, labels)
+    _edges(dot, graph, fold, host)
     return dot
 
 
-def _layer_nodes(dot: graphviz.Digraph, graph: Graph, collapse: bool) -> dict[str, list[Node]]:
-    """Draw every layer in its block's cluster; when collapsing, return the blocks' layers."""
-    clusters: dict[tuple[str, ...], graphviz.Digraph] = {}
+def _boxes(dot: graphviz.Digraph, graph: Graph, fold: folding.Fold, labels: dict[str, str]) -> None:
+    """Every box in the cluster of its block: layers (those not drawn in another's box), and
+    folded block instances."""
     blocks: dict[str, list[Node]] = {}
     for node in graph.nodes:
-        prefix = tuple(node.name.split(".")[:-1])
-        if collapse and prefix:
-            blocks.setdefault(prefix[0], []).append(node)
-            continue
-        target = _cluster(dot, clusters, prefix)
-        target.node(node.name, label(node), fillcolor=COLORS.get(node.kind, "#f3f3f3"))
+        blocks.setdefault(fold.drawn(node.name), []).append(node)
+    clusters: dict[tuple[str, ...], graphviz.Digraph] = {}
+    for box, members in blocks.items():
+        target = _cluster(dot, clusters, tuple(box.split(".")[:-1]))
+        if box != members[0].name:
+            target.node(box, _block_label(graph, box, members), fillcolor="#e6e0f0")
+        elif box in labels:
+            node = members[0]
+            target.node(box, labels[box], fillcolor=COLORS.get(node.kind, "#f3f3f3"))
     for prefix in sorted(clusters, key=len, reverse=True):  # innermost first, then nest them
         parent = _cluster(dot, clusters, prefix[:-1])
         parent.subgraph(clusters[prefix])
-    return blocks
 
 
-def _block_nodes(dot: graphviz.Digraph, graph: Graph, blocks: dict[str, list[Node]]) -> None:
-    """One node per collapsed block instance: its name, its block, its parameters."""
+def _block_label(graph: Graph, name: str, members: list[Node]) -> str:
+    """A folded block instance: its name (the full path for a numbered one), its block, its
+    output shape and its parameters."""
     expansion = graph.spec.source.expansion if graph.spec.source else None
     instances = {i.path: i for i in expansion.instances} if expansion else {}
-    for name, members in blocks.items():
-        params = sum(n.params for n in members)
-        dot.node(
-            name,
-            f"<<b>{html.escape(name)}</b><br/>{html.escape(_block_kind(name, instances))}<br/>"
-            f'<font point-size="9">{params:,} params</font>>',
-            fillcolor="#e6e0f0",
-        )
+    inst = instances.get(name)
+    shape = graph.shape_of(inst.output) if inst else members[-1].shape
+    short = name.rsplit(".", 1)[-1]
+    title = html.escape(name if short.isdigit() else short)
+    return (
+        f"<<b>{title}</b>: {html.escape(_block_kind(name, instances))}<br/>{shape_text(shape)}"
+        f'<br/><font point-size="9">{sum(n.params for n in members):,} params</font>>'
+    )
 
 
-def _edges(dot: graphviz.Digraph, graph: Graph, collapse: bool) -> None:
+def _edges(dot: graphviz.Digraph, graph: Graph, fold: folding.Fold, host: dict[str, str]) -> None:
     """One edge per value read, labelled with its shape; then the outputs."""
 
     def drawn(name: str) -> str:
-        """The diagram node that stands for layer `name` (its block when collapsed)."""
-        return name.split(".", 1)[0] if collapse else name
+        """The box that stands for layer `name`."""
+        return name if name == graph.input_name else fold.drawn(host.get(name, name))
 
     edges: set[tuple[str, str]] = set()
     for node in graph.nodes:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from archc import receptive
 from archc.analyse import Graph, Node
+from archc.emit import ops
 from archc.errors import printable
 
 
@@ -10,36 +12,52 @@ def shape_text(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape))
 
 
-def _fold(graph: Graph, depth: int | None) -> list[tuple[str, str, tuple[int, ...], int, int]]:
-    """Rows (name, type, output, params, macs); with `depth`, block internals below it fold."""
-    rows: list[tuple[str, str, tuple[int, ...], int, int]] = []
+Row = tuple[str, str, tuple[int, ...], int, int, str]
+
+
+def _fold(graph: Graph, depth: int | None) -> list[Row]:
+    """Rows (name, type, output, params, macs, the layer whose field shows); with `depth`,
+    block internals below it fold (a folded block shows its last layer's output and field)."""
+    rows: list[Row] = []
     for node in graph.nodes:
         parts = node.name.split(".")
         if depth is None or len(parts) <= depth:
-            rows.append((node.name, node.kind, node.shape, node.params, node.macs))
+            rows.append((node.name, node.kind, node.shape, node.params, node.macs, node.name))
             continue
         group = ".".join(parts[:depth])
         if rows and rows[-1][0] == group:
-            _, _, _, params, macs = rows[-1]
-            rows[-1] = (group, "block", node.shape, params + node.params, macs + node.macs)
+            _, _, _, params, macs, _ = rows[-1]
+            rows[-1] = (
+                group, "block", node.shape, params + node.params, macs + node.macs, node.name
+            )  # fmt: skip
         else:
-            rows.append((group, "block", node.shape, node.params, node.macs))
+            rows.append((group, "block", node.shape, node.params, node.macs, node.name))
     return rows
 
 
+def field_text(field: receptive.Field | None) -> str:
+    """The receptive field's size per axis (``16``, or ``16x20`` where axes differ); blank for
+    a layer without one."""
+    return receptive.text(field.size) if field else ""
+
+
 def table(graph: Graph, depth: int | None = None) -> str:
-    """The summary table: one row per layer (or folded block), then the totals."""
-    rows = [(graph.input_name, "input", graph.input_shape, 0, 0), *_fold(graph, depth)]
-    cells = [("layer", "type", "output", "params", "MACs")]
+    """The summary table: one row per layer (or folded block), then the totals. The `field`
+    column is each layer's receptive field size in input pixels (archc/receptive.py)."""
+    fields = receptive.receptive_fields(graph)
+    input_row = (graph.input_name, "input", graph.input_shape, 0, 0, graph.input_name)
+    rows = [input_row, *_fold(graph, depth)]
+    cells = [("layer", "type", "output", "field", "params", "MACs")]
     cells += [
-        (name, kind, shape_text(shape), f"{p:,}", f"{m:,}") for name, kind, shape, p, m in rows
+        (name, kind, shape_text(shape), field_text(fields[at]), f"{p:,}", f"{m:,}")
+        for name, kind, shape, p, m, at in rows
     ]
-    cells.append(("total", "", "", f"{graph.params:,}", f"{graph.macs:,}"))
-    widths = [max(len(row[i]) for row in cells) for i in range(5)]
+    cells.append(("total", "", "", "", f"{graph.params:,}", f"{graph.macs:,}"))
+    widths = [max(len(row[i]) for row in cells) for i in range(6)]
 
     def line(row: tuple[str, ...]) -> str:
-        left = "  ".join(c.ljust(w) for c, w in zip(row[:3], widths[:3]))
-        right = "  ".join(c.rjust(w) for c, w in zip(row[3:], widths[3:]))
+        left = "  ".join(c.ljust(w) for c, w in zip(row[:4], widths[:4]))
+        right = "  ".join(c.rjust(w) for c, w in zip(row[4:], widths[4:]))
         return f"{left}  {right}".rstrip()
 
     rule = "-" * len(line(cells[0]))
@@ -50,7 +68,7 @@ def table(graph: Graph, depth: int | None = None) -> str:
     return "\n".join([title, line(cells[0]), rule, *body, rule, line(cells[-1])])
 
 
-def layer_json(node: Node) -> dict:
+def layer_json(node: Node, field: receptive.Field | None = None) -> dict:
     return {
         "name": node.name,
         "type": node.kind,
@@ -60,14 +78,20 @@ def layer_json(node: Node) -> dict:
         "output": list(node.shape),
         "params": node.params,
         "macs": node.macs,
+        "flops": ops.flops(node),
+        "ops": ops.ops(node),
+        "receptive_field": receptive.to_json(field),
     }
 
 
 def to_json(graph: Graph) -> dict:
-    """``{"name", "input", "output", "params", "macs", "layers": [...]}``; shapes exclude the batch.
+    """``{"name", "input", "output", "params", "macs", "flops", "ops", "layers": [...]}``; shapes
+    exclude the batch. "flops" and "ops" are archc/emit/ops.py's (per sample).
 
-    With several outputs, "output" is a list of shapes; a merge layer's "input" likewise.
+    With several outputs, "output" is a list of shapes; a merge layer's "input" likewise. Each
+    layer's "receptive_field" is ``{"size", "jump", "start"}`` per spatial axis, or null.
     """
+    fields = receptive.receptive_fields(graph)
     outputs = [list(s) for s in graph.output_shapes()]
     return {
         "name": graph.name,
@@ -75,5 +99,7 @@ def to_json(graph: Graph) -> dict:
         "output": outputs[0] if len(outputs) == 1 else outputs,
         "params": graph.params,
         "macs": graph.macs,
-        "layers": [layer_json(node) for node in graph.nodes],
+        "flops": 2 * graph.macs,
+        "ops": ops.totals(graph),
+        "layers": [layer_json(node, fields[node.name]) for node in graph.nodes],
     }

@@ -8,6 +8,8 @@ from pydantic import Field
 
 from archc.errors import LayerError
 from archc.layers.base import Activated, Activation, Layer, PositiveInt, Shape, fmt_shape, prod
+from archc.layers.footprint import Footprint, Tensor, weighted
+from archc.receptive import Field as ReceptiveField
 
 
 class Dense(Layer, Activated):
@@ -33,6 +35,12 @@ class Dense(Layer, Activated):
     def mac_count(self, inputs: list[Shape], output: Shape) -> int:
         return self.units * inputs[0][0]
 
+    def op_count(self, inputs: list[Shape], output: Shape) -> dict[str, int]:
+        return {"bias": self.units} if self.bias else {}
+
+    def footprint(self, inputs: list[Shape], output: Shape) -> Footprint:
+        return weighted(self.bias)
+
 
 class Flatten(Layer):
     """Flattens [C, *spatial] into [C * prod(spatial)]."""
@@ -41,6 +49,9 @@ class Flatten(Layer):
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return (prod(inputs[0]),)
+
+    def footprint(self, inputs: list[Shape], output: Shape) -> Footprint:
+        return Footprint(view=True)
 
 
 class Reshape(Layer):
@@ -67,6 +78,15 @@ class Reshape(Layer):
             )
         return tuple(total // known if v == -1 else v for v in self.shape)
 
+    def receptive_field(
+        self, fields: list[ReceptiveField], inputs: list[Shape], output: Shape
+    ) -> ReceptiveField | None:
+        """Kept only when nothing moves: a reshape reorders values across the spatial axes."""
+        return fields[0] if output == inputs[0] and len(output) > 1 else None
+
+    def footprint(self, inputs: list[Shape], output: Shape) -> Footprint:
+        return Footprint(view=True)
+
 
 class ActivationLayer(Layer):
     """A stand-alone activation function (``fn: relu``); softmax runs over channels."""
@@ -76,6 +96,14 @@ class ActivationLayer(Layer):
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return inputs[0]
+
+    def op_count(self, inputs: list[Shape], output: Shape) -> dict[str, int]:
+        return {"activation": prod(output)} if self.fn != "none" else {}
+
+    def footprint(self, inputs: list[Shape], output: Shape) -> Footprint:
+        # What the function keeps is the activation table's (ACTIVATION_SAVES), read for an
+        # activation layer as for a layer's own `activation`.
+        return Footprint()
 
 
 class BatchNorm(Layer, Activated):
@@ -94,6 +122,21 @@ class BatchNorm(Layer, Activated):
     def param_count(self, inputs: list[Shape], output: Shape) -> int:
         return 2 * inputs[0][0]
 
+    def op_count(self, inputs: list[Shape], output: Shape) -> dict[str, int]:
+        # Inference form: one multiply and one add per value (scale and shift per channel).
+        return {"norm": 2 * prod(output)}
+
+    def footprint(self, inputs: list[Shape], output: Shape) -> Footprint:
+        # Training mode keeps the input and the batch's mean and inverse standard deviation;
+        # the running mean and variance and the count of batches seen are buffers.
+        channels = inputs[0][0]
+        stats = Tensor(channels, per_sample=False)
+        count = Tensor(1, per_sample=False, dtype="int64")
+        return Footprint(
+            saves_inputs=(0,), saves_new=(stats, stats), buffers=(stats, stats, count),
+            param_tensors=2,
+        )  # fmt: skip
+
 
 class Dropout(Layer):
     """Dropout with probability `rate` during training; the identity at inference."""
@@ -104,6 +147,10 @@ class Dropout(Layer):
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return inputs[0]
 
+    def footprint(self, inputs: list[Shape], output: Shape) -> Footprint:
+        # On the CPU the mask is a tensor of the model's dtype (scaled by 1 / (1 - rate)).
+        return Footprint(saves_new=(Tensor(prod(output)),))
+
 
 class Identity(Layer):
     """Passes its input through unchanged (a named tap for graphs)."""
@@ -112,3 +159,6 @@ class Identity(Layer):
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return inputs[0]
+
+    def footprint(self, inputs: list[Shape], output: Shape) -> Footprint:
+        return Footprint(view=True)

@@ -19,6 +19,8 @@ from archc.layers.base import (
     sizes,
     spatial_rank,
 )
+from archc.layers.footprint import Footprint, weighted
+from archc.receptive import Irregular, Window
 
 ConvPadding = sizes(0, ("same", "valid"))
 
@@ -110,6 +112,9 @@ class Conv(Layer, Activated):
             out.append(size)
         return (self.filters, *out)
 
+    def windows(self, inputs: list[Shape], output: Shape) -> tuple[Window, ...]:
+        return tuple(Window.conv(*w) for w in zip(*self.resolved(inputs[0])))
+
     def param_count(self, inputs: list[Shape], output: Shape) -> int:
         k = per_dim(self.kernel, len(inputs[0]) - 1, "kernel")
         weights = self.filters * (inputs[0][0] // self.groups) * prod(k)
@@ -118,6 +123,12 @@ class Conv(Layer, Activated):
     def mac_count(self, inputs: list[Shape], output: Shape) -> int:
         k = per_dim(self.kernel, len(inputs[0]) - 1, "kernel")
         return prod(output) * (inputs[0][0] // self.groups) * prod(k)
+
+    def op_count(self, inputs: list[Shape], output: Shape) -> dict[str, int]:
+        return {"bias": prod(output)} if self.bias else {}
+
+    def footprint(self, inputs: list[Shape], output: Shape) -> Footprint:
+        return weighted(self.bias)
 
 
 class ConvTranspose(Layer, Activated):
@@ -157,6 +168,18 @@ class ConvTranspose(Layer, Activated):
             out.append(size)
         return (self.filters, *out)
 
+    def windows(self, inputs: list[Shape], output: Shape) -> tuple[Window, ...]:
+        rank = len(inputs[0]) - 1
+        k, s, p, d = (
+            per_dim(getattr(self, f), rank, f) for f in ("kernel", "stride", "padding", "dilation")
+        )
+        if any(v > 1 for v in s):  # outputs read 1 or 2 inputs in turn (see Upsample.windows)
+            raise Irregular(
+                f"a transposed convolution with stride {self.stride} spreads each input over "
+                "several outputs unevenly, so their fields differ from element to element"
+            )
+        return tuple(Window.transposed(*w) for w in zip(k, p, d))
+
     def param_count(self, inputs: list[Shape], output: Shape) -> int:
         k = per_dim(self.kernel, len(inputs[0]) - 1, "kernel")
         weights = inputs[0][0] * (self.filters // self.groups) * prod(k)
@@ -166,3 +189,9 @@ class ConvTranspose(Layer, Activated):
         # Every input element meets every weight of its group once.
         k = per_dim(self.kernel, len(inputs[0]) - 1, "kernel")
         return prod(inputs[0]) * (self.filters // self.groups) * prod(k)
+
+    def op_count(self, inputs: list[Shape], output: Shape) -> dict[str, int]:
+        return {"bias": prod(output)} if self.bias else {}
+
+    def footprint(self, inputs: list[Shape], output: Shape) -> Footprint:
+        return weighted(self.bias)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Literal
 
 from archc.errors import LayerError
-from archc.layers.base import Activated, Layer, NonNegativeInt, Shape, fmt_shape
+from archc.layers.base import Activated, Layer, NonNegativeInt, Shape, fmt_shape, prod
+from archc.layers.footprint import Footprint
+from archc.receptive import Field, Irregular, union
 
 
 def _axis_name(shape: Shape, axis: int) -> str:
@@ -41,17 +43,31 @@ class ElementWise(Layer, Activated):
             )
         return first
 
+    def op_count(self, inputs: list[Shape], output: Shape) -> dict[str, int]:
+        return {"merge": (len(inputs) - 1) * prod(output)}
+
+    def receptive_field(
+        self, fields: list[Field], inputs: list[Shape], output: Shape
+    ) -> Field | None:
+        return union(fields) if len(output) > 1 else None
+
 
 class Add(ElementWise):
     """Element-wise sum (a residual connection)."""
 
     type: Literal["add"]
 
+    def footprint(self, inputs: list[Shape], output: Shape) -> Footprint:
+        return Footprint()  # the gradient of a sum is the incoming gradient
+
 
 class Multiply(ElementWise):
     """Element-wise product (gating, attention)."""
 
     type: Literal["multiply"]
+
+    def footprint(self, inputs: list[Shape], output: Shape) -> Footprint:
+        return Footprint(products=True)  # ``(a * b) * c``: see Footprint.products
 
 
 class Concat(Layer):
@@ -84,3 +100,18 @@ class Concat(Layer):
                 )
         total = sum(shape[self.axis] for shape in inputs)
         return (*first[: self.axis], total, *first[self.axis + 1 :])
+
+    def footprint(self, inputs: list[Shape], output: Shape) -> Footprint:
+        return Footprint()  # the gradient is sliced from the incoming one
+
+    def receptive_field(
+        self, fields: list[Field], inputs: list[Shape], output: Shape
+    ) -> Field | None:
+        if len(output) < 2:
+            return None
+        if self.axis:
+            raise Irregular(
+                "a concat along a spatial axis puts different inputs side by side: its "
+                "elements see fields of different inputs"
+            )
+        return union(fields)

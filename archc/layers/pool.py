@@ -15,11 +15,14 @@ from archc.layers.base import (
     Size,
     fmt_shape,
     per_dim,
+    prod,
     rule_error,
     sizes,
     spatial_rank,
 )
 from archc.layers.conv import shrink_error
+from archc.layers.footprint import Footprint, Tensor
+from archc.receptive import Irregular, Window
 
 PoolKernel = sizes(1, ("global",))
 
@@ -99,3 +102,47 @@ class Pool(Layer):
                 raise shrink_error(self, shape, dim, k, arithmetic, size)
             out.append(size)
         return (shape[0], *out)
+
+    def window_sizes(self, inputs: list[Shape], output: Shape) -> list[int]:
+        """Per output position (of one channel), how many input values its window holds:
+        the kernel's volume, or for adaptive pooling PyTorch's windows
+        ``[floor(i*n/o), ceil((i+1)*n/o))`` per axis, which may differ in size."""
+        rank = len(inputs[0]) - 1
+        if not self.adaptive:
+            return [prod(per_dim(self.kernel, rank, "kernel"))] * prod(output[1:])
+        sizes = [1]
+        for n, o in zip(inputs[0][1:], output[1:]):
+            axis = [-(-(i + 1) * n // o) - i * n // o for i in range(o)]
+            sizes = [a * b for a in sizes for b in axis]
+        return sizes
+
+    def op_count(self, inputs: list[Shape], output: Shape) -> dict[str, int]:
+        # Max: k - 1 comparisons per window of k values; average: k - 1 adds and a divide.
+        per_window = -1 if self.mode == "max" else 0
+        ops = sum(k + per_window for k in self.window_sizes(inputs, output))
+        return {"pool": output[0] * ops}
+
+    def footprint(self, inputs: list[Shape], output: Shape) -> Footprint:
+        # Max pooling keeps its input and the int64 index of each maximum; average pooling
+        # its input, except to a single value, which PyTorch computes as a mean (sizes only).
+        if self.mode == "max":
+            return Footprint(saves_inputs=(0,), saves_new=(Tensor(prod(output), dtype="int64"),))
+        if self.adaptive and all(n == 1 for n in output[1:]):
+            return Footprint()
+        return Footprint(saves_inputs=(0,))
+
+    def windows(self, inputs: list[Shape], output: Shape) -> tuple[Window, ...]:
+        """A window, or for adaptive pooling the ``n/o`` windows that tile the input exactly."""
+        (shape,) = inputs
+        rank = len(shape) - 1
+        if not self.adaptive:
+            k = per_dim(self.kernel, rank, "kernel")
+            s = per_dim(self.stride if self.stride is not None else self.kernel, rank, "stride")
+            return tuple(map(Window.conv, k, s, per_dim(self.padding, rank, "padding")))
+        for n, o in zip(shape[1:], output[1:]):
+            if n % o:
+                raise Irregular(
+                    f"adaptive pooling from {n} to {o} uses windows of different sizes, so its "
+                    "elements see fields of different sizes"
+                )
+        return tuple(Window.conv(n // o, n // o) for n, o in zip(shape[1:], output[1:]))

@@ -10,7 +10,18 @@ from pydantic_core import PydanticCustomError
 
 from archc import formulas
 from archc.errors import LayerError
-from archc.layers.base import Layer, Shape, Size, fmt_shape, per_dim, rule_error, spatial_rank
+from archc.layers.base import (
+    Layer,
+    Shape,
+    Size,
+    fmt_shape,
+    per_dim,
+    prod,
+    rule_error,
+    spatial_rank,
+)
+from archc.layers.footprint import Footprint
+from archc.receptive import Irregular, Window
 
 
 def _scale(value: Any) -> float:
@@ -67,3 +78,22 @@ class Upsample(Layer):
                 field="scale",
             )
         return (shape[0], *out)
+
+    def op_count(self, inputs: list[Shape], output: Shape) -> dict[str, int]:
+        # Bilinear: PyTorch's kernel form h0*(w0*a + w1*b) + h1*(w0*c + w1*d), 6 multiplies and
+        # 3 adds per value; nearest copies.
+        return {"resample": 9 * prod(output)} if self.mode == "bilinear" else {}
+
+    def footprint(self, inputs: list[Shape], output: Shape) -> Footprint:
+        return Footprint()  # the backward needs only the sizes
+
+    def windows(self, inputs: list[Shape], output: Shape) -> tuple[Window, ...]:
+        """Only a size kept as is has one field: after upsampling, neighbouring outputs read
+        the same input pixel (nearest: ``floor(o/2)``), so their fields differ element by
+        element, a staircase that no single size, jump and start describes."""
+        if output[1:] != inputs[0][1:]:
+            raise Irregular(
+                "after upsampling, neighbouring elements share input pixels unevenly, so their "
+                "fields differ from element to element"
+            )
+        return tuple(Window.conv(1) for _ in output[1:])
