@@ -330,6 +330,8 @@ class _Analysis:
 
     def propagate(self, order: list[int], inputs: list[tuple[str, ...]]) -> list[Node]:
         shapes: dict[str, Shape] = {self.spec.input.name: tuple(self.spec.input.shape)}
+        if not self.input_within_budget():
+            return []
         nodes: list[Node] = []
         total_params = 0
         for i in order:
@@ -364,6 +366,22 @@ class _Analysis:
                 )
             )
         return nodes
+
+    def input_within_budget(self) -> bool:
+        """The input batch is allocated too: it is held to the activation budget as well."""
+        shape = tuple(self.spec.input.shape)
+        if prod(shape) <= self.budget.max_activation:
+            return True
+        self.error(
+            "E501",
+            f"the input {fmt_shape(shape)} has {prod(shape):,} values, over the activation "
+            f"budget of {self.budget.max_activation:,}",
+            None,
+            "input",
+            "shape",
+            help="reduce the sizes, or raise the limit with --max-activation",
+        )
+        return False
 
     def within_budget(self, i: int, shape: Shape, params: int, total: int) -> bool:
         if prod(shape) > self.budget.max_activation:

@@ -10,6 +10,8 @@ to `eval`. Sizes are bounded so that an expression cannot make archc compute for
 from __future__ import annotations
 
 import ast
+import keyword
+import math
 import operator
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -30,6 +32,16 @@ class ExprError(Exception):
         self.help = help
         # True when the cause was already reported elsewhere (e.g. a broken var).
         self.consequence = consequence
+
+
+def bad_name(name: str) -> str | None:
+    """Why `name` cannot name a var or a block parameter (expressions could not read it), or
+    None if it can."""
+    if not isinstance(name, str) or not REFERENCE.match(f"${name}"):
+        return f"`{name}` is not a name expressions can use: ASCII letters, digits and `_`"
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        return f"`{name}` is a Python keyword, which expressions cannot use as a name"
+    return None
 
 
 def source_of(value: Any) -> str | None:
@@ -71,6 +83,7 @@ def parse(text: str) -> ast.expr:
         tree = ast.parse(text, mode="eval").body
     except SyntaxError as exc:
         raise ExprError(f"cannot parse expression `{text}`: {exc.msg}") from None
+    _check_spelling(text, tree)
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED):
             what = type(node).__name__
@@ -96,6 +109,20 @@ def parse(text: str) -> ast.expr:
                 help="use + - * / // % **, comparisons, and/or/not",
             )
     return tree
+
+
+def _check_spelling(text: str, tree: ast.expr) -> None:
+    """Names exactly as written: Python reads `ｗidth` (a full-width letter) as `width`, which
+    would let a look-alike name stand for another."""
+    encoded = text.encode()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            written = encoded[node.col_offset : node.end_col_offset].decode(errors="replace")
+            if written != node.id:
+                raise ExprError(
+                    f"`{written}` in `{text}` is not an ASCII name",
+                    help="write names with ASCII letters, digits and `_`",
+                )
 
 
 _ALLOWED = (
@@ -124,6 +151,12 @@ class _Eval:
         value = getattr(self, f"visit_{type(node).__name__}")(node)
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
             raise ExprError(f"`{self.text}` gives a number beyond {MAX_MAGNITUDE:.0e}")
+        if isinstance(value, complex):
+            raise ExprError(
+                f"`{self.text}` has no real value (a negative number to a fractional power)"
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ExprError(f"`{self.text}` gives {value}, not a finite number")
         return value
 
     def visit_Constant(self, node: ast.Constant) -> Any:
@@ -160,7 +193,9 @@ class _Eval:
             return _BINARY[type(node.op)](left, right)
         except ZeroDivisionError:
             raise ExprError(f"`{self.text}` divides by zero") from None
-        except (OverflowError, TypeError, ValueError) as exc:
+        except OverflowError:
+            raise ExprError(f"`{self.text}` gives a number too large for a float") from None
+        except (TypeError, ValueError) as exc:
             raise ExprError(f"`{self.text}`: {exc}") from None
 
     def visit_BoolOp(self, node: ast.BoolOp) -> Any:

@@ -30,8 +30,8 @@ from archc.errors import Diagnostic, Pos, SpecError, UsageError
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_ALIASES = 1_000
-MAX_NODES = 1_000_000  # YAML values in one file: resnet50.yaml has 252; the expansion of a
-# 50,000-layer chain (MAX_LAYERS), every default written out, about 600,000
+MAX_NODES = 500_000  # YAML values (nodes) in one file: resnet50.yaml has 252, a 50,000-layer
+# chain of conv, batchnorm and relu layers about 283,000
 MAX_ALIAS_COPIES = 10_000  # nodes built again because an alias repeats them
 
 
@@ -283,6 +283,8 @@ def parse_yaml(
     """
     if len(text) > MAX_FILE_BYTES:
         raise SpecError([Diagnostic("E002", f"text is longer than {MAX_FILE_BYTES:,} bytes", path)])
+    if (found := _LINE_BREAKS_OF_YAML_1_1.search(text)) is not None:
+        raise SpecError([_yaml_1_1_break(text, found.start(), path, origin)], text)
     diagnostics: list[Diagnostic] = []
     try:
         loader = _NodeLoader(text)
@@ -350,6 +352,24 @@ def _first_line(exc: Exception) -> str:
 def _line_col(text: str, offset: int) -> tuple[int, int]:
     line = text.count("\n", 0, offset) + 1
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+# YAML 1.1 (and so PyYAML's reader) ends a line at these; YAML 1.2, which archc reads, does
+# not. Either reading would shift the line of every position after one: they are refused.
+_LINE_BREAKS_OF_YAML_1_1 = re.compile("[\x85\u2028\u2029]")
+
+
+def _yaml_1_1_break(text: str, index: int, path: str, origin: str) -> Diagnostic:
+    line = text.count("\n", 0, index) + 1
+    col = index - (text.rfind("\n", 0, index) + 1) + 1
+    return Diagnostic(
+        "E100",
+        f"the text contains U+{ord(text[index]):04X}, which YAML 1.1 reads as a line break and "
+        "YAML 1.2 does not",
+        path,
+        Pos(line, col, 0, origin),
+        help="use a plain newline, or remove the character",
+    )
 
 
 def _pos(mark: Any) -> Pos:

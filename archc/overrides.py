@@ -9,17 +9,29 @@ the spec, which validation then checks, but not a var: a var nothing uses would 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from archc.errors import Pos, UsageError
 from archc.load import YMap, YSeq, parse_yaml
 
+_INDEX = re.compile(r"(?:0|[1-9][0-9]*)\Z")  # ASCII digits only: `int` also reads `²` and `٠`
+_SHOWN = 80  # characters of an override quoted in a message
+
+
+def shown(text: str) -> str:
+    """An override as messages quote it: whole when short, else its start and its length."""
+    if len(text) <= _SHOWN:
+        return text
+    return f"{text[:_SHOWN]}... ({len(text):,} characters)"
+
 
 def apply_overrides(data: YMap, overrides: Sequence[str]) -> YMap:
     """A copy of `data` with each ``dotted.key=yaml value`` override applied."""
-    for text in overrides:
-        key, sep, raw = text.partition("=")
+    for full in overrides:
+        key, sep, raw = full.partition("=")
+        text = shown(full)
         if not sep or not key.strip():
             raise UsageError(
                 f"--set expects KEY=VALUE, e.g. vars.width=32. Received: {text!r}", code="E004"
@@ -34,8 +46,10 @@ def apply_overrides(data: YMap, overrides: Sequence[str]) -> YMap:
 def _set_path(node: Any, parts: list[str], value: Any, pos: Pos, text: str) -> Any:
     head, rest = parts[0], parts[1:]
     if isinstance(node, YSeq):
-        if not head.isdigit() or int(head) >= len(node):
-            raise UsageError(f"--set {text}: `{head}` is not an index of that list", code="E004")
+        if not _INDEX.match(head) or int(head) >= len(node):
+            raise UsageError(
+                f"--set {text}: `{shown(head)}` is not an index of that list", code="E004"
+            )
         copy = YSeq(node, pos=node.pos)
         copy.item_pos = list(node.item_pos)
         index = int(head)
@@ -45,7 +59,7 @@ def _set_path(node: Any, parts: list[str], value: Any, pos: Pos, text: str) -> A
         return copy
     if isinstance(node, YMap):
         if rest and head not in node:
-            raise UsageError(f"--set {text}: the spec has no `{head}` here", code="E004")
+            raise UsageError(f"--set {text}: the spec has no `{shown(head)}` here", code="E004")
         copy = YMap(node, pos=node.pos)
         copy.key_pos, copy.value_pos = dict(node.key_pos), dict(node.value_pos)
         copy[head] = _set_path(node[head], rest, value, pos, text) if rest else value
@@ -54,7 +68,8 @@ def _set_path(node: Any, parts: list[str], value: Any, pos: Pos, text: str) -> A
             copy.value_pos[head] = pos
         return copy
     raise UsageError(
-        f"--set {text}: `{head}` is inside a value that is not a mapping or list", code="E004"
+        f"--set {text}: `{shown(head)}` is inside a value that is not a mapping or list",
+        code="E004",
     )
 
 
@@ -67,7 +82,7 @@ def _check_var(data: YMap, parts: list[str], text: str) -> None:
         close = difflib.get_close_matches(parts[1], list(declared), n=1, cutoff=0.6)
         hint = f" Did you mean `{close[0]}`?" if close else ""
         raise UsageError(
-            f"--set {text}: the spec has no var `{parts[1]}`.{hint} Its vars: "
+            f"--set {text}: the spec has no var `{shown(parts[1])}`.{hint} Its vars: "
             + ", ".join(declared),
             code="E004",
         )

@@ -92,7 +92,7 @@ BUILD_SUBSET = [s for s in JSON_SUBSET if EXPECTATIONS[s].exit == 1][::3] + [
     "shape_shrinks_to_zero",
     "name_code_injection",
     "expr_dunder_import",
-    "budget_filters_1e12",
+    "budget_filters_1e8",
 ]
 
 

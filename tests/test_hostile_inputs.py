@@ -7,9 +7,12 @@ Each run is held to the corpus's promise (tests/measured.py).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,13 +135,15 @@ def test_endless_device():
 
 
 def test_one_megabyte_of_layers(tmp_path: Path):
+    """One layer more than the 50,000 a spec may expand to: refused by name, within the
+    bounds of the largest spec archc accepts (50,000 layers: 5 s and 500 MB, `make bench`)."""
     path = tmp_path / "layers.yaml"
     path.write_text(SPEC.replace("layers: [{type: dense, units: 2}]\n", "layers:\n")
-                    + "  - {type: identity}\n" * 50_000)  # fmt: skip
+                    + "  - {type: identity}\n" * 50_001)  # fmt: skip
     run = run_archc("check", path)
     assert_no_crash(run)
-    assert run.rc == 1 and "error[E106]" in run.err, run.describe()
-    assert_within_budget(run)
+    assert run.rc == 1 and "more than 50,000 layers" in run.err, run.describe()
+    assert_within_budget(run, cpu_seconds=5, rss_mb=500)
 
 
 # -- --set overrides -------------------------------------------------------------------------
@@ -172,6 +177,10 @@ SET_CASES = [
     ("index_out_of_range", LENET, "layers.99.filters=1", 2, "E004", "archc: "),
     ("negative_index", LENET, "layers.-1.filters=1", 2, "E004", "archc: "),
     ("inside_a_scalar", LENET, "input.shape.0.x=1", 2, "E004", "archc: "),
+    ("superscript_index", LENET, "layers.²=x", 2, "E004", "archc: "),
+    ("arabic_indic_index", LENET, "layers.٠.filters=3", 2, "E004", "archc: "),
+    ("leading_zero_index", LENET, "layers.00.filters=3", 2, "E004", "archc: "),
+    ("ten_kilobyte_key", LENET, "x" * 10_000 + ".y=1", 2, "E004", "archc: "),
 ]  # fmt: skip
 
 
@@ -190,6 +199,38 @@ def test_set_override(spec: Path, override: str, exit: int, code: str, start: st
     assert_no_crash(json_run)
     assert json_run.rc == exit, json_run.describe()
     assert_json_error(json_run, code, None)
+
+
+def test_a_long_override_is_not_echoed_whole():
+    run = run_archc("check", LENET, "--set", "x" * 10_000 + ".y=1")
+    assert run.rc == 2, run.describe()
+    assert len(run.err) < 400, run.describe()
+    assert "(10,004 characters)" in run.err, run.describe()
+
+
+# -- many mistakes at once -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["k{i}", "kernel"], ids=["unknown_keys", "duplicate_keys"])
+def test_twenty_thousand_mistakes_on_one_line(tmp_path: Path, key: str):
+    """Every mistake is found, at most 100 are printed (with a count of the rest), and the
+    work does not grow with the length of the line each is printed from."""
+    keys = ", ".join(f"{key.format(i=i)}: {i}" for i in range(20_000))
+    path = tmp_path / "many.yaml"
+    path.write_text(
+        SPEC.replace("{type: dense, units: 2}", "{type: dense, units: 2, " + keys + "}")
+    )
+    run = run_archc("check", path)
+    assert_no_crash(run)
+    assert run.rc == 1, run.describe()
+    assert run.err.count("error[E") == 100, run.describe()
+    assert re.search(r"\.\.\. and 19,9\d\d more errors not shown\n", run.err), run.describe()
+    assert len(run.err) < 64_000, run.describe()
+    assert_within_budget(run)
+    json_run = run_archc("check", path, "--format", "json")
+    entries = json.loads(json_run.out)
+    assert len(entries) == 1_001 and entries[-1]["code"] == "E007", json_run.describe()
+    assert_within_budget(json_run)
 
 
 # -- output paths that cannot be written -------------------------------------------------------
@@ -259,3 +300,35 @@ def test_a_model_larger_than_free_memory_is_refused_before_torch(tmp_path: Path)
     assert "needs about 6.4 GB" in run.err, run.describe()
     assert list(out.iterdir()) == []
     assert_within_budget(run)  # refused before torch is imported
+
+
+# -- Ctrl-C ----------------------------------------------------------------------------------
+
+INTERRUPTED_IMPORT = """
+import sys
+sys.argv[0] = {argv0!r}
+
+class Interrupt:  # Ctrl-C arrives while archc's modules are being imported
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "archc.validate":
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, Interrupt)
+from archc.cli import main
+sys.exit(main(["check", {spec!r}]))
+"""
+
+
+@pytest.mark.parametrize("argv0", ["/usr/local/bin/archc", "-m"])
+def test_ctrl_c_during_start_up_exits_130_quietly(argv0: str):
+    code = INTERRUPTED_IMPORT.format(argv0=argv0, spec=str(LENET))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (130, "", "")
+
+
+def test_ctrl_c_during_import_as_a_library_is_the_callers():
+    code = INTERRUPTED_IMPORT.format(argv0="notebook.py", spec=str(LENET))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "KeyboardInterrupt" in proc.stderr

@@ -120,6 +120,9 @@ def _params(node: YMap, error: Report) -> dict[str, Param]:
         if name in INSTANCE_KEYS:
             error("E206", f"`{name}` cannot name a block parameter", pos)
             continue
+        if problem := expr.bad_name(name):
+            error("E206", f"parameter {problem}", pos)
+            continue
         if isinstance(decl, YMap):
             for key in decl:
                 if key not in ("type", "default"):

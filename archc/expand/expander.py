@@ -78,9 +78,12 @@ class _Expander(InstanceExpansion):
             pos = self.data.value_pos["vars"]
             self.error("E204", "`vars` must be a mapping of names to values", pos)
             raw = YMap()
+        for name in list(raw):
+            if problem := expr.bad_name(name):
+                self.error("E206", f"var {problem}", raw.key_pos[name])
         values = Vars(raw)
         for name in raw:
-            if name not in values.failed:
+            if name not in values.failed and not expr.bad_name(name):
                 try:
                     values[name]
                 except expr.ExprError as exc:
