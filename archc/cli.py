@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from archc import api
+from archc import api, extras
 from archc.analyse import Budget, Graph
 from archc.errors import Diagnostic, SpecError, UsageError, print_diagnostics
 from archc.validate import Spec
@@ -27,6 +27,9 @@ DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # archc's models are compiled at their first use, after this line: no pydantic plugin
+    # observes them, so the command does not scan every installed package for plugins.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
@@ -109,6 +112,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     graph = _graph(args)
     if args.json:
         print(json.dumps(summary.to_json(graph), indent=2))
+    elif args.flops:
+        from archc.emit import ops
+
+        print(ops.table(graph))
     else:
         print(summary.table(graph, args.depth))
     return EXIT_OK
@@ -118,6 +125,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from archc.emit import summary
     from archc.emit.source import to_source
 
+    extras.require_for_verb("build", "torch", extras.TORCH)
     graph = _graph(args)
     source = to_source(graph)
     problems = _check_in_torch(graph)
@@ -174,7 +182,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
             + ", ".join(f".{f}" for f in DIAGRAM_FORMATS),
             code="E005",
         )
-    dot = api.to_graphviz(graph, rankdir=args.rankdir, collapse=args.collapse)
+    dot = api.to_graphviz(graph, rankdir=args.rankdir, collapse=args.collapse, depth=args.depth)
     if fmt == "dot":
         write_atomic(target, dot.source.encode())
     else:
@@ -204,6 +212,65 @@ def cmd_schema(args: argparse.Namespace) -> int:
     from archc.schema import json_schema
 
     print(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from archc import exporter
+
+    fmt = exporter.resolve_format(args.output, args.to)
+    needs = exporter.FORMATS[fmt]
+    extras.require_for_verb(f"export --format {fmt}", needs.extra, needs.packages)
+    graph = _graph(args)
+    target = Path(args.output) if args.output else exporter.default_path(graph, fmt)
+    print(api.export(graph, target, fmt, args.weights).text())
+    return EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from archc.training import require, verbs
+
+    require("train")
+    return verbs.train(args, _graph(args))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from archc.training import require, verbs
+
+    require("evaluate")
+    return verbs.evaluate(args, _graph(args))
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from archc.training import require, verbs
+
+    require("predict")
+    return verbs.predict(args, _graph(args))
+
+
+def cmd_memory(args: argparse.Namespace) -> int:
+    from archc.emit import memory_bill
+
+    graph = _graph(args)
+    result = memory_bill.bill(graph, args.batch, args.dtype, args.optimizer, args.inference)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(memory_bill.table(result, graph.name))
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from archc.emit import explain
+
+    graph = _graph(args)
+    explained = explain.explain(graph, args.layer)
+    if args.format == "json":
+        print(json.dumps(explain.to_json(graph, explained), indent=2))
+    elif args.format == "markdown":
+        print(explain.to_markdown(graph, explained), end="")
+    else:
+        print(explain.to_text(graph, explained), end="")
     return EXIT_OK
 
 
@@ -250,6 +317,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="fold block internals below this depth of the layer names",
     )
+    p.add_argument(
+        "--flops",
+        action="store_true",
+        help="MACs, FLOPs (as torch.utils.flop_counter) and the other operations, per layer",
+    )
     p = _command(sub, "build", cmd_build, "compile to a PyTorch module file and check it runs")
     p.add_argument(
         "-o", "--output", default="build", metavar="DIR", help="output directory (default: build)"
@@ -263,15 +335,75 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--rankdir", choices=("TB", "LR"), default="TB", help="layout direction")
     p.add_argument("--collapse", action="store_true", help="draw each block as one node")
+    p.add_argument(
+        "--depth",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="fold blocks below this depth of the layer names (default: fit 4,000 px)",
+    )
     _command(sub, "expand", cmd_expand, "print the fully expanded spec, every default filled in")
     _command(sub, "schema", cmd_schema, "print the JSON Schema of the spec format", spec=False)
+    from archc.exporter import FORMATS
+
+    p = _command(
+        sub,
+        "export",
+        cmd_export,
+        "export to ONNX, torch.export (.pt2) or TorchScript, checked by running the file",
+        error_format=False,
+    )
+    p.add_argument(
+        "--format",
+        dest="to",
+        choices=tuple(FORMATS),
+        help="file format (default: from the -o suffix .onnx/.pt2/.pt, else onnx)",
+    )
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="output file (default: build/<Name>.onnx/.pt2/.pt)"
+    )
+    p.add_argument(
+        "--weights",
+        metavar="CKPT",
+        help="a saved state dict or `archc train` checkpoint (default: fresh random weights)",
+    )
+    from archc.training.verbs import add_parsers
+
+    verbs = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
+    add_parsers(sub, _command, verbs)
+    p = _command(
+        sub, "memory", cmd_memory, "the bytes of one training step: weights, state, activations"
+    )
+    p.add_argument("--batch", type=_count, required=True, metavar="N", help="batch size")
+    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32")
+    p.add_argument("--optimizer", choices=("sgd", "momentum", "adam", "adamw"), default="sgd")
+    p.add_argument(
+        "--inference", action="store_true", help="one forward pass without autograd instead"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON (bytes) instead of a table")
+    p = _command(
+        sub, "explain", cmd_explain, "show the arithmetic of every layer, numbers substituted"
+    )
+    p.add_argument("--layer", metavar="NAME", help="only this layer, or every layer of a block")
+    for action in p._actions:  # the shared --format also chooses how the explanation prints
+        if action.dest == "format":
+            action.choices = ("text", "markdown", "json")
+            action.help = "text, markdown or json (errors print as JSON with json)"
     return parser
 
 
 def _command(
-    sub: argparse._SubParsersAction, name: str, run: Callable, help: str, spec: bool = True
+    sub: argparse._SubParsersAction,
+    name: str,
+    run: Callable,
+    help: str,
+    spec: bool = True,
+    error_format: bool = True,
 ) -> argparse.ArgumentParser:
-    """A subcommand; those that read a spec share its options (--set, --format, budgets)."""
+    """A subcommand; those that read a spec share its options (--set, --format, budgets).
+
+    `error_format=False` leaves out --format (errors as text or JSON) for a command whose
+    --format means something else (`export`)."""
     p = sub.add_parser(name, help=help, description=help)
     p.set_defaults(run=run, format="text")
     if not spec:
@@ -284,12 +416,13 @@ def _command(
         metavar="KEY=VALUE",
         help="override a value, e.g. --set input.shape=[3,64,64]",
     )
-    p.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="how to print errors (json for editors and CI)",
-    )
+    if error_format:
+        p.add_argument(
+            "--format",
+            choices=("text", "json"),
+            default="text",
+            help="how to print errors (json for editors and CI)",
+        )
     p.add_argument(
         "--max-params",
         type=_count,

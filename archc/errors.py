@@ -11,8 +11,9 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 # Every error code archc reports, with its title. docs/errors.md shows an example of each;
 # tests/test_error_codes.py keeps the two and the source in step.
@@ -23,6 +24,8 @@ CODES: dict[str, str] = {
     "E003": "an output file cannot be written",
     "E004": "a --set override is malformed or names no key of the spec",
     "E005": "an output file has a format archc cannot write",
+    "E006": "the command needs an optional part of archc that is not installed",
+    "E007": "more errors were found than are printed",
     # YAML (exit code 1)
     "E100": "YAML syntax error",
     "E101": "the file is not UTF-8 text",
@@ -60,12 +63,23 @@ CODES: dict[str, str] = {
     "E501": "an activation is larger than the activation budget",
     "E502": "the network has more parameters than the parameter budget",
     "E503": "building the model needs more memory than is free",
+    # training, evaluation and weights (`archc train`, `evaluate`, `predict`, `export`)
+    "E601": "a data set cannot be read or is malformed",
+    "E602": "the data does not fit the spec's input",
+    "E603": "a label is outside the spec's classes",
+    "E604": "a checkpoint or weights file cannot be used (unreadable, another spec, another run)",
+    "E605": "the network is not a classifier `archc train` can fit",
+    "E606": "the device the command asks for is not available",
+    # export (`archc export`)
+    "E701": "an exported file does not reproduce the PyTorch module's outputs",
 }
 
 
-@dataclass(frozen=True, order=True)
-class Pos:
-    """A 1-based source position; `end_col` marks the end of the node on the same line."""
+class Pos(NamedTuple):
+    """A 1-based source position; `end_col` marks the end of the node on the same line.
+
+    A named tuple: a spec has one for every key and value, and tuples are built fastest.
+    """
 
     line: int
     col: int
@@ -206,40 +220,61 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+# The most diagnostics printed: the rest are counted in one closing line (one JSON entry).
+MAX_SHOWN_TEXT = 100
+MAX_SHOWN_JSON = 1_000
+
+
 def render_text(diagnostics: list[Diagnostic], source: str | None, *, color: bool) -> str:
     """Render diagnostics the way compilers do: location, message, source line, caret, notes."""
-    lines = source.splitlines() if source is not None else []
+    lines = source.split("\n") if source is not None else []  # as the loader counts lines
+    shown, hidden = diagnostics[:MAX_SHOWN_TEXT], len(diagnostics) - MAX_SHOWN_TEXT
 
     def paint(text: str, style: str) -> str:
         return f"{style}{text}{_RESET}" if color else text
 
     out: list[str] = []
-    for d in diagnostics:
+    for d in shown:
         where = f"{d.path}:{d.pos.line}:{d.pos.col}" if d.pos.line else d.path
         head = paint(f"error[{d.code}]", _BOLD + _RED)
         layer = f"layer `{printable(d.layer)}`: " if d.layer else ""
         out.append(f"{paint(printable(where), _BOLD)}: {head}: {layer}{printable(d.message)}")
         if 0 < d.pos.line <= len(lines) and not d.pos.origin:
-            text = printable(lines[d.pos.line - 1].replace("\t", " "))
-            gutter = f"{d.pos.line:>5} | "
-            width = max(1, (d.pos.end_col or d.pos.col + 1) - d.pos.col)
-            col = d.pos.col
-            if len(text) > _LINE_WIDTH:  # show a window around the node of a very long line
-                start = max(0, col - 1 - _LINE_WIDTH // 2)
-                text = ("..." if start else "") + text[start : start + _LINE_WIDTH] + "..."
-                col = col - start + (3 if start else 0)
-                width = min(width, _LINE_WIDTH)
-            caret = " " * (col - 1) + "^" * width
-            out.append(paint(gutter, _BLUE) + text)
-            out.append(paint(" " * (len(gutter) - 2) + "| ", _BLUE) + paint(caret, _RED))
+            out += _source_lines(lines[d.pos.line - 1], d.pos, paint)
         out.extend(f"  {paint('note', _CYAN)}: {printable(note)}" for note in d.notes)
         if d.help:
             out.append(f"  {paint('help', _CYAN)}: {printable(d.help)}")
+    if hidden > 0:
+        out.append(f"... and {hidden:,} more error{'s' if hidden > 1 else ''} not shown")
     return "\n".join(out)
 
 
+def _source_lines(line: str, pos: Pos, paint: Callable[[str, str], str]) -> list[str]:
+    """The source line of a diagnostic and its caret; a window around the node of a long line,
+    cut before any other work, so that the cost does not grow with the line."""
+    width = max(1, (pos.end_col or pos.col + 1) - pos.col)
+    col = pos.col
+    if len(line) > _LINE_WIDTH:
+        start = max(0, col - 1 - _LINE_WIDTH // 2)
+        line = ("..." if start else "") + line[start : start + _LINE_WIDTH] + "..."
+        col = col - start + (3 if start else 0)
+        width = min(width, _LINE_WIDTH)
+    text = printable(line.replace("\t", " "))
+    gutter = f"{pos.line:>5} | "
+    caret = " " * (col - 1) + "^" * width
+    return [
+        paint(gutter, _BLUE) + text,
+        paint(" " * (len(gutter) - 2) + "| ", _BLUE) + paint(caret, _RED),
+    ]
+
+
 def render_json(diagnostics: list[Diagnostic]) -> str:
-    return json.dumps([d.to_json() for d in diagnostics], indent=2)
+    entries = [d.to_json() for d in diagnostics[:MAX_SHOWN_JSON]]
+    hidden = len(diagnostics) - MAX_SHOWN_JSON
+    if hidden > 0:
+        more = Diagnostic("E007", f"{hidden:,} more errors not shown", diagnostics[0].path)
+        entries.append(more.to_json())
+    return json.dumps(entries, indent=2)
 
 
 def print_diagnostics(

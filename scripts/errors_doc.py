@@ -24,6 +24,8 @@ EXAMPLES: dict[str, tuple[str | None, list[str]]] = {
     "E003": (HEAD + "  - {type: flatten}\n", ["build", "-o", "/proc/archc-out"]),
     "E004": (HEAD + "  - {type: flatten}\n", ["--set", "vars.width"]),
     "E005": (HEAD + "  - {type: flatten}\n", ["diagram", "-o", "net.jpg"]),
+    "E006": (None, []),
+    "E007": (None, []),
     "E100": (HEAD + "  - {type: conv, filters: 6, kernel: 5\n", []),
     "E101": (None, []),
     "E102": (HEAD + "  - {type: conv, filters: 6, kernel: 5, kernel: 3}\n", []),
@@ -121,9 +123,17 @@ EXAMPLES: dict[str, tuple[str | None, list[str]]] = {
         "  - {type: dense, units: 100000}\n",
         [],
     ),
+    "E605": (HEAD + "  - {type: conv, filters: 6, kernel: 5}\n", ["train"]),
 }
 
 EXPLAIN_NO_EXAMPLE = {
+    "E007": "At most 100 errors are printed as text (1,000 as JSON); one closing line (one "
+    "last JSON entry with code E007) says how many more were found:\n\n"
+    "```\n... and 19,901 more errors not shown\n20001 errors\n```\n",
+    "E006": "`pip install archc` brings the static verbs only; a verb that runs the network "
+    "names the extra it needs:\n\n"
+    "```\n$ archc build lenet5.yaml\narchc: error[E006]: `archc build` needs torch: "
+    "pip install 'archc[torch]'\n```\n",
     "E002": "A spec file over 4 MiB is refused before it is parsed:\n\n"
     "```\n$ archc check huge.yaml\narchc: error[E002]: huge.yaml: file is 104,857,600 "
     "bytes; spec files are limited to 4,194,304\n```\n",
@@ -137,16 +147,96 @@ EXPLAIN_NO_EXAMPLE = {
     "E101": "A file that is not UTF-8 text:\n\n```\n$ archc check latin1.yaml\n"
     "latin1.yaml:3:7: error[E101]: file is not UTF-8 text (byte 0xe9 at offset 34)\n"
     "1 error\n```\n",
+    "E701": "`archc export` runs the file it made (onnxruntime, `torch.export.load`, "
+    "`torch.jit.load`) beside the PyTorch module and writes nothing unless every output "
+    "matches within 1e-4. Weights that make the module's own output NaN leave nothing to "
+    "compare:\n\n```\n$ archc export lenet5.yaml --weights diverged.pt -o lenet5.onnx\n"
+    "lenet5.yaml: error[E701]: export refused: at batch size 2, output `output`: PyTorch's own "
+    "output holds NaN or infinity, so no file can be checked; no file was written\n"
+    "  help: an exported file must reproduce PyTorch's finite outputs; check the weights, "
+    "and report the spec if they are sound\n1 error\n```\n",
+    "E601": (
+        "`archc train`, `evaluate` and `predict` read the data before training starts; a "
+        "missing file, a\n"
+        "damaged `.npz`, gzip or IDX file, an `.npz` without `x` or `y`, labels that are "
+        "not integers, or\n"
+        "an image Pillow cannot open is refused in one line:\n"
+        "\n"
+        "```\n"
+        "$ archc train example.yaml --data missing.npz\n"
+        "archc: error[E601]: missing.npz: cannot read data: No such file or directory\n"
+        "```\n"
+    ),
+    "E602": (
+        "Images are resized to the spec's height and width, and gray images repeated to "
+        "3 channels where\n"
+        "the spec asks for them; any other difference is reported at the spec's input:\n"
+        "\n"
+        "```\n"
+        "$ archc train example.yaml --data rgb.npz\n"
+        "example.yaml:3:16: error[E602]: the data does not fit the spec's input: the "
+        "data has 3 channels and the spec's input 1. Received: rgb.npz\n"
+        "    3 | input: {shape: [1, 28, 28]}\n"
+        "      |                ^^^^^^^^^^^\n"
+        "  help: set the input shape to the data's, e.g. --set input.shape=[C,H,W]\n"
+        "1 error\n"
+        "```\n"
+    ),
+    "E603": (
+        "Labels count from 0 and must be fewer than the output's units (or a folder of "
+        "images must have\n"
+        "no more class folders than that):\n"
+        "\n"
+        "```\n"
+        "$ archc train example.yaml --data labels.npz\n"
+        "example.yaml:6:37: error[E603]: layer `out`: 1 label is outside the 10 classes "
+        "of the output (0 to 9). Received: labels 12 in labels.npz\n"
+        "    6 |   - {name: out, type: dense, units: 10, activation: softmax}\n"
+        "      |                                     ^^\n"
+        "  help: the output needs one score per class; labels count from 0\n"
+        "1 error\n"
+        "```\n"
+    ),
+    "E604": (
+        "A checkpoint holds the hash of the spec it was trained for (its input, layers "
+        "and outputs after\n"
+        "expansion and `--set`); it is refused for any other, as is `--resume` with "
+        "settings that differ\n"
+        "from the checkpoint's run:\n"
+        "\n"
+        "```\n"
+        "$ archc evaluate example.yaml --weights runs/Other/checkpoint.pt\n"
+        "archc: error[E604]: runs/Other/checkpoint.pt: the checkpoint is for another "
+        "spec: it was trained on `LeNet5` (hash 06a9f2695c82) and this is `Example` "
+        "(hash ea62711fcf42); the layers, the input or a --set differ\n"
+        "```\n"
+    ),
+    "E606": (
+        "`--device cuda` where PyTorch sees no GPU (and a package a command needs that "
+        "its extra did not\n"
+        "install):\n"
+        "\n"
+        "```\n"
+        "$ archc train example.yaml --device cuda\n"
+        "archc: error[E606]: --device cuda: PyTorch sees no CUDA device here\n"
+        "```\n"
+    ),
 }
 
 
-def run(text: str | None, args: list[str], workdir: Path) -> str:
+def command(text: str | None, args: list[str], workdir: Path) -> list[str]:
+    """The `archc` arguments of an example; its spec, if any, written to `workdir`."""
     if text is not None:
         (workdir / "example.yaml").write_text(text)
     if not args or args[0].startswith("--"):
-        args = ["check", "example.yaml", *args]
-    elif args[0] != "check" or text is not None:
-        args = [args[0], "example.yaml", *args[1:]] if text is not None else args
+        return ["check", "example.yaml", *args]
+    if args[0] != "check" or text is not None:
+        return [args[0], "example.yaml", *args[1:]] if text is not None else args
+    return args
+
+
+def run(text: str | None, args: list[str], workdir: Path) -> str:
+    args = command(text, args, workdir)
     env = {**os.environ, "NO_COLOR": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "archc", *args],

@@ -72,6 +72,27 @@ def make_layer(kind: str, **fields: Any):
     return Layer.registry[kind].model_validate({"type": kind, **fields})
 
 
+def check_in_process(
+    path: str | os.PathLike, cwd: str | os.PathLike | None = None
+) -> tuple[int, str, str]:
+    """``archc check PATH`` through `archc.cli.main` in this process: (exit code, stdout,
+    stderr). For tables of specs whose subject is archc's verdict, not the process."""
+    import contextlib
+    import io
+
+    from archc.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    previous = os.getcwd()
+    os.chdir(cwd or previous)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = main(["check", str(path)])
+    finally:
+        os.chdir(previous)
+    return rc, out.getvalue(), err.getvalue()
+
+
 def run_cli(
     *args: str | os.PathLike, cwd: str | os.PathLike | None = None, env: dict | None = None
 ) -> tuple[int, str, str]:

@@ -12,6 +12,8 @@ catches hangs, with a limit far above any honest run.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -103,6 +105,26 @@ def run_archc(*args: str | os.PathLike, cwd: str | os.PathLike | None = None) ->
             # with this (pytest) process between fork and exec. Killed runs fall back to it.
             (int(hwm) if hwm else usage.ru_maxrss) / 1024,
         )
+
+
+def run_in_process(*args: str | os.PathLike) -> Run:
+    """``archc ARGS`` through `archc.cli.main` in this process, its output captured: what a
+    user sees, at a fraction of a process start's cost. Memory is not measured (rss_mb 0);
+    `run_archc` measures it, and a crash of the interpreter itself."""
+    from archc.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    start, cpu_start = time.monotonic(), time.process_time()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse
+            rc = exc.code if isinstance(exc.code, int) else 2
+    cpu = time.process_time() - cpu_start
+    return Run(
+        tuple(map(str, args)), None, rc, out.getvalue(), err.getvalue(),
+        time.monotonic() - start, cpu, 0.0,
+    )  # fmt: skip
 
 
 def _child_env(hwm_path: str) -> dict[str, str]:

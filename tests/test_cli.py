@@ -59,7 +59,8 @@ def test_summary_json():
     code, out, err = run_cli("summary", LENET, "--json")
     assert code == 0, err
     doc = json.loads(out)
-    assert set(doc) == {"name", "input", "output", "params", "macs", "layers"}
+    assert set(doc) == {"name", "input", "output", "params", "macs", "flops", "ops", "layers"}
+    assert doc["flops"] == 2 * LENET_MACS
     assert doc["name"] == "LeNet5"
     assert doc["input"] == [1, 32, 32]
     assert doc["output"] == [10]
@@ -68,7 +69,9 @@ def test_summary_json():
     assert len(doc["layers"]) == len(LENET_PUBLISHED)
     previous = doc["input"]
     for layer, (name, shape, params, macs) in zip(doc["layers"], LENET_PUBLISHED):
-        assert set(layer) == {"name", "type", "input", "output", "params", "macs"}
+        assert set(layer) == {
+            "name", "type", "input", "output", "params", "macs", "flops", "ops", "receptive_field"
+        }  # fmt: skip
         assert layer["name"] == name
         assert layer["input"] == previous
         assert layer["output"] == list(shape)

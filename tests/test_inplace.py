@@ -71,7 +71,13 @@ def test_the_zoo_uses_in_place_operations():
     assert all(out_of_place(s) != s for s in sources.values())
 
 
-@pytest.mark.parametrize("path", ZOO, ids=[p.stem for p in ZOO])
+# AlexNet and VGG-16 are left out: their in-place forms (ReLU modules after convolutions and
+# linear layers in a Sequential) are SqueezeNet's and MobileNetV2's too, and their classifiers'
+# hundred million weights make one training step take seconds.
+TWINNED = [p for p in ZOO if p.stem not in ("alexnet", "vgg16")]
+
+
+@pytest.mark.parametrize("path", TWINNED, ids=[p.stem for p in TWINNED])
 def test_zoo_in_place_matches_out_of_place(path: Path):
     assert_same_training_step(small(path))
 

@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 import torch
-from helpers import run_cli, spec_text
+from helpers import check_in_process, spec_text
 
 import archc
 from archc.layers.base import RESERVED_NAMES
@@ -46,7 +46,7 @@ BAD_NAMES = [
 def test_bad_layer_names_are_rejected(tmp_path, name):
     text = spec_text([{"name": name, **DENSE}], [4])
     (tmp_path / "spec.yaml").write_text(text, encoding="utf-8")
-    rc, out, err = run_cli("check", "spec.yaml", cwd=tmp_path)
+    rc, out, err = check_in_process("spec.yaml", cwd=tmp_path)
     assert rc == 1, out
     assert "Traceback" not in err
     assert re.match(r"spec\.yaml:5:\d+: error\[E204\]: ", err), err
@@ -56,7 +56,7 @@ def test_bad_layer_names_are_rejected(tmp_path, name):
 @pytest.mark.parametrize("name", ["a\x1b[2Jb", "c1\nc2", "c1\rc2", "c1\x08"], ids=repr)
 def test_rejected_names_are_shown_escaped(tmp_path, name):
     (tmp_path / "spec.yaml").write_text(spec_text([{"name": name, **DENSE}], [4]))
-    rc, out, err = run_cli("check", "spec.yaml", cwd=tmp_path)
+    rc, out, err = check_in_process("spec.yaml", cwd=tmp_path)
     assert rc == 1
     assert re.match(r"spec\.yaml:5:\d+: error\[E204\]: ", err), err
     lines = err.splitlines()

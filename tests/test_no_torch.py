@@ -57,6 +57,8 @@ COMMANDS = {
     "summary": lambda tmp: ["summary", LENET],
     "diagram": lambda tmp: ["diagram", LENET, "-o", tmp / "lenet5.dot"],
     "schema": lambda tmp: ["schema"],
+    "explain": lambda tmp: ["explain", LENET],
+    "memory": lambda tmp: ["memory", LENET, "--batch", "2"],
 }
 
 
@@ -76,3 +78,43 @@ def test_build_imports_torch(tmp_path: Path) -> None:
     assert proc.returncode == 0, _stderr_without_importtime(proc)
     assert "torch" in torch_modules(modules)
     assert (tmp_path / "LeNet5.py").is_file()
+
+
+WITHOUT_TORCH = """
+import sys
+sys.modules["torch"] = None  # as if torch were not installed
+from archc.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_build_without_torch_names_the_extra(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TORCH, "build", str(LENET), "-o", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (
+        "archc: error[E006]: `archc build` needs torch: pip install 'archc[torch]'\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_to_torch_without_torch_raises_a_clear_import_error():
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import archc\n"
+        f"spec = archc.load({str(LENET)!r})\n"
+        "try:\n"
+        "    archc.to_torch(spec)\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "archc.to_torch needs torch: pip install 'archc[torch]'\n"

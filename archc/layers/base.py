@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from archc.errors import LayerError
+from archc.layers.footprint import Footprint
+from archc.receptive import Field, Window
 
 Shape = tuple[int, ...]
 
@@ -71,6 +73,10 @@ def check_name(value: Any) -> str:
     return value
 
 
+# Each dotted part is a nested module; blocks nest at most 16 deep, two parts each at most.
+MAX_NAME_PARTS = 64
+
+
 def check_path(value: Any) -> str:
     """A layer's full name: names joined by dots, as blocks produce (``layer2.0.conv1``).
 
@@ -81,6 +87,13 @@ def check_path(value: Any) -> str:
         raise PydanticCustomError("archc_name", "a name must be a string")
     first, *rest = value.split(".")
     check_name(first)
+    if len(rest) >= MAX_NAME_PARTS:
+        raise PydanticCustomError(
+            "archc_name",
+            "a name of more than {limit} dotted parts nests modules deeper than PyTorch's "
+            "recursive module walks allow",
+            {"limit": MAX_NAME_PARTS},
+        )
     for part in rest:
         if not part.isdigit() or not part.isascii():
             check_name(part)
@@ -130,6 +143,13 @@ Name = Annotated[
 ]
 
 
+# The largest size a spec may write (a kernel, a stride, a channel count, an input side).
+# PyTorch computes output sizes such as (in + 2*p - d*(k-1) - 1) / s + 1 in 64-bit integers,
+# which larger values overflow (a crash, not an error), and its GPU kernels index with 32-bit
+# integers; no real network comes near.
+MAX_INT = 2**31 - 1
+
+
 def _int_check(value: Any, minimum: int, field_hint: str) -> int:
     if type(value) is not int:
         if isinstance(value, float) and value.is_integer():
@@ -141,6 +161,10 @@ def _int_check(value: Any, minimum: int, field_hint: str) -> int:
         raise PydanticCustomError("archc_int", "expected an integer{hint}", {"hint": field_hint})
     if value < minimum:
         raise PydanticCustomError("archc_range", "must be at least {minimum}", {"minimum": minimum})
+    if value > MAX_INT:
+        raise PydanticCustomError(
+            "archc_range", f"must be at most {MAX_INT:,}, the largest size PyTorch computes with"
+        )
     return value
 
 
@@ -164,10 +188,10 @@ def sizes(minimum: int, words: tuple[str, ...] = ()) -> Any:
 
     schema: dict[str, Any] = {
         "anyOf": [
-            {"type": "integer", "minimum": minimum},
+            {"type": "integer", "minimum": minimum, "maximum": MAX_INT},
             {
                 "type": "array",
-                "items": {"type": "integer", "minimum": minimum},
+                "items": {"type": "integer", "minimum": minimum, "maximum": MAX_INT},
                 "minItems": 1,
                 "maxItems": 3,
             },
@@ -182,7 +206,7 @@ def integer(minimum: int) -> Any:
     return Annotated[
         int,
         PlainValidator(lambda v: _int_check(v, minimum, "")),
-        WithJsonSchema({"type": "integer", "minimum": minimum}),
+        WithJsonSchema({"type": "integer", "minimum": minimum, "maximum": MAX_INT}),
     ]
 
 
@@ -208,7 +232,9 @@ Activation = Literal[
 class Layer(BaseModel):
     """Base of every layer kind. Subclasses declare ``type: Literal["<kind>"]`` and fields."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # defer_build: a kind's own validator is compiled only if it is used on its own; the
+    # `Spec` validator, which holds every kind, is compiled once at its first use.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
     registry: ClassVar[dict[str, type[Layer]]] = {}
     # How many inputs the layer takes (merges take two or more).
@@ -241,9 +267,37 @@ class Layer(BaseModel):
         """Multiply-accumulates for one sample: one per use of a weight."""
         return 0
 
+    def op_count(self, inputs: list[Shape], output: Shape) -> dict[str, int]:
+        """Operations for one sample besides the MACs, by category (see archc/emit/ops.py)."""
+        return {}
+
+    def footprint(self, inputs: list[Shape], output: Shape) -> Footprint:
+        """What its backward keeps and what buffers it holds (see layers/footprint.py); by
+        default, as most operations with an input-dependent gradient do, all its inputs."""
+        return Footprint(saves_inputs=tuple(range(len(inputs))))
+
+    def windows(self, inputs: list[Shape], output: Shape) -> tuple[Window, ...] | None:
+        """Per spatial axis, the window of its input that one output element reads
+        (archc/receptive.py); None for a layer that leaves every element where it is."""
+        return None
+
+    def receptive_field(
+        self, fields: list[Field], inputs: list[Shape], output: Shape
+    ) -> Field | None:
+        """The output's receptive field, from the input's: through `windows`, else the same
+        where the layer keeps the spatial layout; None where the output has no spatial axes."""
+        windows = self.windows(inputs, output)
+        if windows is not None:
+            return fields[0].through(windows)
+        if len(output) < 2 or output[1:] != inputs[0][1:]:
+            return None
+        return fields[0]
+
 
 class Activated(BaseModel):
     """Mixin for layers followed by an activation function (``activation: relu``)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     activation: Activation = "none"
 
