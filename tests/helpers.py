@@ -77,20 +77,10 @@ def check_in_process(
 ) -> tuple[int, str, str]:
     """``archc check PATH`` through `archc.cli.main` in this process: (exit code, stdout,
     stderr). For tables of specs whose subject is archc's verdict, not the process."""
-    import contextlib
-    import io
+    from measured import run_in_process
 
-    from archc.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    previous = os.getcwd()
-    os.chdir(cwd or previous)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            rc = main(["check", str(path)])
-    finally:
-        os.chdir(previous)
-    return rc, out.getvalue(), err.getvalue()
+    run = run_in_process("check", path, cwd=cwd)
+    return run.rc, run.out, run.err
 
 
 def run_cli(

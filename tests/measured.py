@@ -107,23 +107,28 @@ def run_archc(*args: str | os.PathLike, cwd: str | os.PathLike | None = None) ->
         )
 
 
-def run_in_process(*args: str | os.PathLike) -> Run:
-    """``archc ARGS`` through `archc.cli.main` in this process, its output captured: what a
-    user sees, at a fraction of a process start's cost. Memory is not measured (rss_mb 0);
-    `run_archc` measures it, and a crash of the interpreter itself."""
+def run_in_process(*args: str | os.PathLike, cwd: str | os.PathLike | None = None) -> Run:
+    """``archc ARGS`` through `archc.cli.main` in this process (in `cwd`), its output
+    captured: what a user sees, at a fraction of a process start's cost. Memory is not
+    measured (rss_mb 0); `run_archc` measures it, and a crash of the interpreter itself."""
     from archc.cli import main
 
     out, err = io.StringIO(), io.StringIO()
+    previous = os.getcwd()
     start, cpu_start = time.monotonic(), time.process_time()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            rc = main([str(a) for a in args])
-        except SystemExit as exc:  # argparse
-            rc = exc.code if isinstance(exc.code, int) else 2
+    os.chdir(cwd or previous)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                rc = main([str(a) for a in args])
+            except SystemExit as exc:  # argparse
+                rc = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        os.chdir(previous)
     cpu = time.process_time() - cpu_start
     return Run(
-        tuple(map(str, args)), None, rc, out.getvalue(), err.getvalue(),
-        time.monotonic() - start, cpu, 0.0,
+        tuple(map(str, args)), None if cwd is None else str(cwd), rc, out.getvalue(),
+        err.getvalue(), time.monotonic() - start, cpu, 0.0,
     )  # fmt: skip
 
 

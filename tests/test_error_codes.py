@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import io
-import os
 import re
 from pathlib import Path
 
 import pytest
+from measured import run_in_process
 
 from archc.errors import CODES
 
@@ -54,18 +52,5 @@ def test_documented_example_gives_its_code(code, tmp_path):
 def _in_process(args: list[str], workdir: Path) -> str:
     """An example run through `archc.cli.main` in this process, shown as `errors_doc.run`
     shows it."""
-    from archc.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    previous = os.getcwd()
-    os.chdir(workdir)
-    try:
-        with (
-            contextlib.redirect_stdout(out),
-            contextlib.redirect_stderr(err),
-            contextlib.suppress(SystemExit),  # argparse's exits
-        ):
-            main(args)
-    finally:
-        os.chdir(previous)
-    return "$ archc " + " ".join(args) + "\n" + (out.getvalue() + err.getvalue()).strip()
+    run = run_in_process(*args, cwd=workdir)
+    return "$ archc " + " ".join(args) + "\n" + (run.out + run.err).strip()
