@@ -13,6 +13,7 @@ stay strings, ``1e-3`` is a float, and only plain decimal integers are integers 
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -218,8 +219,16 @@ class _LoadFailure(Exception):
 # -- public entry points ---------------------------------------------------------------------
 
 
+STDIN = "-"  # the spec path that reads standard input (`archc expand X | archc check -`)
+
+
 def read_text(path: str | Path) -> str:
-    """Read a spec file as UTF-8, turning every way a file can be unreadable into a UsageError."""
+    """Read a spec file as UTF-8, turning every way a file can be unreadable into a UsageError.
+
+    The path `-` reads standard input, to the same size limit.
+    """
+    if str(path) == STDIN:
+        return _decode(sys.stdin.buffer.read(MAX_FILE_BYTES + 1), "<stdin>")
     p = Path(path)
     try:
         if p.is_dir():
@@ -235,6 +244,16 @@ def read_text(path: str | Path) -> str:
         raw = p.read_bytes()
     except OSError as exc:
         raise UsageError(f"{path}: cannot read file: {exc.strerror or exc}") from None
+    return _decode(raw, str(path))
+
+
+def _decode(raw: bytes, path: str) -> str:
+    if len(raw) > MAX_FILE_BYTES:
+        raise UsageError(
+            f"{path}: more than {MAX_FILE_BYTES:,} bytes; spec files are limited to "
+            f"{MAX_FILE_BYTES:,}",
+            code="E002",
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -253,8 +272,9 @@ def read_text(path: str | Path) -> str:
 
 
 def load(path: str | Path) -> Document:
-    """Load a spec file into positioned data. Raises SpecError or UsageError."""
-    return loads(read_text(path), str(path))
+    """Load a spec file into positioned data (`-`: standard input). Raises SpecError or
+    UsageError."""
+    return loads(read_text(path), "<stdin>" if str(path) == STDIN else str(path))
 
 
 def loads(text: str, path: str = "<spec>") -> Document:

@@ -11,6 +11,9 @@ import math
 import os
 import re
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from helpers import LENET, LENET_MACS, LENET_PARAMS, LENET_PUBLISHED, run_cli, spec_text
@@ -493,3 +496,29 @@ def test_build_passes_on_what_pytorch_warns_as_one_note(tmp_path):
     assert code == 0, err
     assert err.startswith("archc: note: PyTorch warns: Using padding='same' with even kernel")
     assert "UserWarning" not in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("spec", ["lenet5", "resnet18", "squeezenet1_0"])
+def test_expand_piped_into_check_gives_the_same_verdict(spec):
+    path = Path(__file__).resolve().parent.parent / "architectures" / f"{spec}.yaml"
+    code, expanded, err = run_cli("expand", path)
+    assert code == 0, err
+    direct = run_cli("check", path, "--format", "json")
+    piped = subprocess.run(
+        [sys.executable, "-m", "archc", "check", "-", "--format", "json"],
+        input=expanded, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert (piped.returncode, json.loads(piped.stdout)) == (direct[0], json.loads(direct[1]))
+
+
+def test_expand_quotes_what_would_read_back_as_another_value(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(spec_text([{"type": "dense", "units": 2}], [4]).replace(
+        'name: "Net"', 'name: "Net"\ndescription: "1e3"'
+    ))  # fmt: skip
+    code, expanded, err = run_cli("expand", path)
+    assert code == 0, err
+    assert 'description: "1e3"' in expanded
+    import archc
+
+    assert archc.loads(expanded).description == "1e3"

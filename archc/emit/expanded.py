@@ -6,17 +6,42 @@ shapes, parameters and MACs.
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from typing import Any
-
-import yaml
 
 from archc.validate import Spec
 
+# A string written without quotes: a word that every YAML reader takes as that string.
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
+_WORDS_YAML_READS_OTHERWISE = frozenset("true false null yes no on off y n".split())
+
 
 def _flow(value: Any) -> str:
-    """One value in YAML flow style, on one line."""
-    text = yaml.safe_dump([value], default_flow_style=True, sort_keys=False, width=10**6)
-    return text.strip()[1:-1]
+    """One value in YAML flow style, on one line, read back as exactly this value.
+
+    Strings are written plain only when they are words (`conv`, `layer2.0`); anything else is
+    double-quoted (JSON's escapes are YAML's), so that `1e3` or `true` stays a string.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+        return repr(value)
+    if isinstance(value, str):
+        plain = _PLAIN.match(value) and value.lower() not in _WORDS_YAML_READS_OTHERWISE
+        return value if plain else json.dumps(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_flow(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} in a spec")
 
 
 def to_yaml(spec: Spec) -> str:

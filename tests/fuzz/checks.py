@@ -79,8 +79,25 @@ def check_text(text: str) -> Outcome:
         if elapsed > SLOW_SECONDS:
             out.problems.append(Problem("archc is slow on a small spec", f"{elapsed:.1f} s"))
     out.accepted = True
+    out.problems += check_expansion(graph)
     check_accepted(graph, out)
     return out
+
+
+def check_expansion(graph: archc.Graph) -> list[Problem]:
+    """`archc expand` round-trips: its text is a spec with the same layers, shapes, parameters
+    and MACs."""
+    from archc.emit.expanded import to_yaml
+    from archc.emit.summary import to_json
+
+    text = to_yaml(graph.spec)
+    try:
+        again = archc.analyse(archc.loads(text, "<expanded>"))
+    except archc.SpecError as err:
+        return [Problem("expand: its text is refused", f"{err}\n{text[:2000]}")]
+    if to_json(again) != to_json(graph):
+        return [Problem("expand: the numbers differ", text[:2000])]
+    return []
 
 
 # -- a rejected spec -------------------------------------------------------------------------
