@@ -8,9 +8,11 @@ them; free text (a description) passes `comment_text`.
 
 from __future__ import annotations
 
+import io
 import keyword
 import math
 import re
+import tokenize
 
 from archc.layers.base import Shape
 
@@ -90,27 +92,51 @@ def wrap(line: str, width: int = 99) -> str:
     """Break a too-long ``prefix(arg, ...)suffix`` line the way black would.
 
     The arguments go on one indented line if they fit, else one per line with a trailing comma.
-    Lines that already span several lines, or have no call, are returned unchanged.
+    Brackets are found by Python's tokenizer, so a bracket in a comment or a string is never
+    taken for one. Only a call's arguments get a trailing comma: in a parenthesised
+    expression such as ``*([m] if flag else [])`` a comma would make a tuple. Lines that
+    already span several lines, or have no bracket outside comments, are returned unchanged.
     """
-    if len(line) <= width or "\n" in line or "(" not in line:
+    if len(line) <= width or "\n" in line:
         return line
-    start = line.index("(")
-    depth, end = 0, -1
-    for i in range(start, len(line)):
-        depth += {"(": 1, ")": -1}.get(line[i], 0)
-        if depth == 0:
-            end = i
-            break
-    if end < 0:
+    span = _first_parentheses(line)
+    if span is None:
         return line
+    start, end = span
     indent = " " * (len(line) - len(line.lstrip()))
     inner = indent + "    "
     args = _split_args(line[start + 1 : end])
     head, tail = line[: start + 1], indent + line[end:]
     one = inner + ", ".join(args)
-    if len(one) <= width:
+    if len(one) <= width or not _is_call(line, start):
         return "\n".join([head, one, tail])
     return "\n".join([head, *(f"{inner}{a}," for a in args), tail])
+
+
+def _first_parentheses(line: str) -> tuple[int, int] | None:
+    """Offsets of the first ``(`` outside comments and strings and of its matching ``)``."""
+    depth, start = 0, -1
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(line.lstrip()).readline):
+            if token.type != tokenize.OP or token.string not in "()":
+                continue
+            offset = len(line) - len(line.lstrip()) + token.start[1]
+            if token.string == "(":
+                start = offset if depth == 0 else start
+                depth += 1
+            else:
+                depth -= 1
+                if depth == 0:
+                    return start, offset
+    except tokenize.TokenError:  # an unclosed bracket: a line that continues elsewhere
+        return None
+    return None
+
+
+def _is_call(line: str, paren: int) -> bool:
+    """Whether the parenthesis at `paren` opens a call's arguments (``f(``, ``x[0](``)."""
+    before = line[:paren].rstrip()
+    return bool(before) and (before[-1].isalnum() or before[-1] in "_)]")
 
 
 def _split_args(text: str) -> list[str]:
