@@ -33,7 +33,10 @@ def _flow(value: Any) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
-        return repr(value)
+        mantissa, e, exponent = repr(value).partition("e")
+        if "." not in mantissa:  # YAML 1.1 readers need the dot: 1.0e-05, not 1e-05
+            mantissa += ".0"
+        return mantissa + e + exponent
     if isinstance(value, str):
         plain = _PLAIN.match(value) and value.lower() not in _WORDS_YAML_READS_OTHERWISE
         return value if plain else json.dumps(value)
